@@ -1,0 +1,70 @@
+"""Writing results: atomic file writes, JSON output (``--json FILE`` or ``-`` for stdout), progress lines.
+
+Nothing is ever half-written: every file goes to a temporary file in the same folder and is moved into place with
+``os.replace`` only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Progress", "atomic_write_bytes", "atomic_write_text", "write_json"]
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(target: str, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``target`` (a path, or ``-`` for stdout)."""
+    text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic_write_text(target, text)
+
+
+class Progress:
+    """Progress lines on stderr for long work: ``[2/6] regression: derivation ... 1.2 s``.
+
+    Quiet when ``enabled`` is False (e.g. JSON to stdout should stay clean) and never changes results.
+    """
+
+    def __init__(self, total: int, enabled: bool = True, stream=None):
+        self.total = total
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.enabled:
+            dt = time.perf_counter() - self.t0
+            print(f"[{self.done}/{self.total}] {label} ({dt:.1f} s)", file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=self.stream, flush=True)
