@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -143,7 +143,7 @@ def check_derivative(
     return Check(True, f"numeric: agrees with a 60-digit central difference at {points} points")
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive_activation(act: ActSpec) -> ActivationResult:
     """Derive f' for an element-wise activation from its definition (see module doc)."""
     name = act.name
@@ -184,7 +184,7 @@ def _derived_step(label, fname, z, raw, check):
                 depends=(label.replace(".diff", ".def"),))
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive_softmax(n: int = 3) -> SoftmaxResult:
     """Softmax s_i = e^{z_i} / sum_k e^{z_k}: Jacobian derived at width ``n`` and in index form for all widths."""
     if n < 2:

@@ -70,9 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _glue_negative_values(argv: list[str]) -> list[str]:
+    """``--net -3-2`` -> ``--net=-3-2`` so that the spec parser, not argparse, explains what is wrong."""
+    out: list[str] = []
+    it = iter(argv)
+    for tok in it:
+        if tok in ("--net", "--at"):
+            nxt = next(it, None)
+            if nxt is not None and nxt.startswith("-") and nxt[1:2].isdigit():
+                out.append(f"{tok}={nxt}")
+                continue
+            out.append(tok)
+            if nxt is not None:
+                out.append(nxt)
+            continue
+        out.append(tok)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_negative_values(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -79,7 +79,7 @@ def _sum(term: sp.Expr) -> sp.Expr:
     return sp.Sum(term, (_k, 1, n_out))
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive_cost(name: str) -> CostResult:
     """Derive ∂C_x/∂a^L_j for the named cost (see module doc)."""
     if name not in DEFINITIONS:

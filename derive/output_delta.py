@@ -13,7 +13,7 @@ it is a claim compared against the derived δ^L.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -48,7 +48,7 @@ class OutputDelta:
     derivation: Derivation
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive_output_delta(act: ActSpec, cost: str) -> OutputDelta:
     if act.name == "softmax":
         return _softmax_delta(act, cost)

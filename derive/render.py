@@ -48,7 +48,8 @@ def derivation_latex(d: Derivation) -> str:
     for s in d.steps:
         verdict = "" if s.kind in ("definition", "axiom") else (
             f" \\emph{{{escape_tex(s.verdict())}: {escape_tex(s.method)}}}")
-        out.append(f"\\item[\\textbf{{{escape_tex(s.label)}}}] {escape_tex(s.kind)}: {escape_tex(s.justification)}.{verdict}")
+        label = f"\\item[\\textbf{{{escape_tex(s.label)}}}]"
+        out.append(f"{label} {escape_tex(s.kind)}: {escape_tex(s.justification)}.{verdict}")
         out.append(f"\\begin{{dmath*}}{book_latex(s.lhs)} = {book_latex(s.rhs)}\\end{{dmath*}}")
     out.append("\\end{enumerate}")
     return "\n".join(out)
