@@ -75,10 +75,17 @@ class BookLatexPrinter(LatexPrinter):
             out += f"_{{{m.group(5)}}}"
         return out
 
+    def _fname(self, name: str) -> str:
+        """A function's name before a prime: \\sigma', and \\operatorname{ReLU}' rather than italic R e L U."""
+        out = self._name(name)
+        return f"\\operatorname{{{out}}}" if re.fullmatch(r"[A-Za-z]{2,}", out) else out
+
     def _print_Pow(self, expr):
         base = expr.base
-        if isinstance(base, (sp.Indexed, sp.MatrixSymbol)) and expr.exp.is_Integer and expr.exp > 0:
-            # (z^1_2)^2, never the double superscript z^1_2^2
+        if isinstance(base, (sp.Indexed, sp.MatrixSymbol)) and (
+            (expr.exp.is_Integer and expr.exp > 0) or not expr.exp.is_number
+        ):
+            # (z^1_2)^2 and (a^L_k)^{y_k}, never the double superscripts z^1_2^2, a^L_k^{y_k}
             return f"\\left({self._print(base)}\\right)^{{{self._print(expr.exp)}}}"
         return super()._print_Pow(expr)
 
@@ -98,7 +105,7 @@ class BookLatexPrinter(LatexPrinter):
         found = _single_arg_derivative(expr)
         if found:
             name, var, order = found
-            return f"{self._name(name)}{chr(39) * order}\\left({self._print(var)}\\right)"
+            return f"{self._fname(name)}{chr(39) * order}\\left({self._print(var)}\\right)"
         f = expr.expr
         if all(c == 1 for _, c in expr.variable_count):
             den = " ".join(f"\\partial {self._print(v)}" for v, _ in expr.variable_count)
@@ -112,7 +119,7 @@ class BookLatexPrinter(LatexPrinter):
         found = _subs_derivative(expr)
         if found:
             name, arg, order = found
-            return f"{self._name(name)}{chr(39) * order}\\left({self._print(arg)}\\right)"
+            return f"{self._fname(name)}{chr(39) * order}\\left({self._print(arg)}\\right)"
         return super()._print_Subs(expr)
 
     def _print_MatrixSymbol(self, expr):
