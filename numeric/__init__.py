@@ -6,6 +6,7 @@ checker, and the generated kernels (``numeric.kernels``). Nothing here imports S
 
 from numeric.catalog import CATALOG, get_model, model_names
 from numeric.errors import BadInput, SpecError
+from numeric.gradcheck import GradcheckResult, Row, gradcheck
 from numeric.instances import init_params, random_batch, to_one_hot
 from numeric.spec import ACTIVATIONS, COSTS, LAYOUTS, REDUCTIONS, ActSpec, ModelSpec, parse_activations, parse_net
 
@@ -17,9 +18,12 @@ __all__ = [
     "REDUCTIONS",
     "ActSpec",
     "BadInput",
+    "GradcheckResult",
     "ModelSpec",
+    "Row",
     "SpecError",
     "get_model",
+    "gradcheck",
     "init_params",
     "model_names",
     "parse_activations",
