@@ -59,24 +59,58 @@ def derive_output_delta(act: ActSpec, cost: str) -> OutputDelta:
     f_at = f.f.xreplace({zs: zj})
     fprime_at = f.fprime.xreplace({zs: zj})
     d.define("out.forward", aj, f_at, f"a^L_j = {act}(z^L_j)")
-    C_of_z = c.C.xreplace({a[L, sp.Symbol("k", integer=True, positive=True)]: f.f.xreplace(
-        {zs: z[L, sp.Symbol("k", integer=True, positive=True)]})})
-    raw = sp.diff(C_of_z, zj).doit()
-    raw = raw.replace(lambda e: isinstance(e, sp.Piecewise) and len(e.args) == 2 and e.args[1][0] == 0
-                      and e.args[1][1] is sp.true and e.args[0][1].has(n_out), lambda e: e.args[0][0])
-    if raw.has(sp.Heaviside):
-        raw = raw.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
     bp1 = (c.dC_da.xreplace({aj: f_at}) * fprime_at)
     domain = {zj: (-3.0, 3.0), yj: (0.0, 1.0)} if cost in ("bce", "cce") else {zj: (-3.0, 3.0)}
-    d.add(Step("out.delta", sp.Derivative(sp.Symbol("C_x"), zj), raw, "derived",
-               "sympy.diff of C_x composed with the activation, with respect to z^L_j",
-               prove_equal(raw, bp1, domain=domain), ("out.forward", f"{cost}.diff", f"{act.name}.diff"),
+    if f.f.has(sp.Piecewise):
+        raw, check, how = _delta_written_out(f, c, fprime_at, domain)
+    else:
+        k = c.C.limits[0][0]
+        C_of_z = c.C.xreplace({a[L, k]: f.f.xreplace({zs: z[L, k]})})
+        raw = sp.diff(C_of_z, zj).doit()
+        raw = raw.replace(lambda e: isinstance(e, sp.Piecewise) and len(e.args) == 2 and e.args[1][0] == 0
+                          and e.args[1][1] is sp.true and e.args[0][1].has(n_out), lambda e: e.args[0][0])
+        check = prove_equal(raw, bp1, domain=domain)
+        how = "sympy.diff of C_x composed with the activation, with respect to z^L_j"
+    if raw.has(sp.Heaviside):
+        raw = raw.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
+    d.add(Step("out.delta", sp.Derivative(sp.Symbol("C_x"), zj), raw, "derived", how, check,
+               ("out.forward", f"{cost}.diff", f"{act.name}.diff"),
                note="checked against dC/da^L_j * f'(z^L_j) (BP1) built from the two derived factors"))
     fused = (act.name, cost) in FUSED
     if fused:
         d.claim("out.fused", delta[L, unit_j], aj - yj, raw, "textbook fused form delta^L = a^L - y",
                 depends=("out.delta",), substitutions={aj: f_at}, domain=domain)
     return OutputDelta(act, cost, raw, fused, FUSED.get((act.name, cost), ""), d)
+
+
+def _delta_written_out(f, c, fprime_at, domain, width: int = 3):
+    """delta^L for a piecewise activation, with the cost's sum written out at ``width`` outputs.
+
+    Summing Piecewise terms over a symbolic range sends SymPy's Sum.doit into unbounded recursion (eval_sum
+    keeps splitting the range), so the sum is expanded term by term; n stays symbolic inside the terms (mse).
+    Every unit j = 1..width is differentiated and checked; unit 1's result, renamed to j, is the general form
+    because every term of the sum has the same shape.
+    """
+    k = c.C.limits[0][0]
+    term = c.C.function
+    explicit = sum(term.xreplace({k: q}).xreplace({a[L, q]: f.f.xreplace({zs: z[L, q]})})
+                   for q in range(1, width + 1))
+    aj, zj, yj = a[L, unit_j], z[L, unit_j], y[unit_j]
+    check = None
+    raw = None
+    for q in range(1, width + 1):
+        direct = sp.diff(explicit, z[L, q])
+        at_q = {zj: z[L, q], yj: y[q]}
+        bp1_q = (c.dC_da.xreplace({aj: f.f.xreplace({zs: z[L, q]})}) * fprime_at).xreplace(at_q)
+        chk = prove_equal(direct, bp1_q, domain={z[L, q]: domain[zj], **({y[q]: domain[yj]} if yj in domain else {})})
+        if chk.holds is not True:
+            check = Check(chk.holds, f"unit j = {q}: {chk.method}", counterexample=chk.counterexample)
+            break
+        if q == 1:
+            raw = direct.xreplace({z[L, 1]: zj, y[1]: yj})
+        check = Check(True, f"every j = 1..{width} equals dC/da^L_j * f'(z^L_j); unit {q}: {chk.method}")
+    how = f"sympy.diff of C_x composed with the activation, the sum written out at width {width}"
+    return raw if raw is not None else direct, check, how
 
 
 def _softmax_delta(act: ActSpec, cost: str) -> OutputDelta:

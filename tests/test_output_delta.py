@@ -20,7 +20,8 @@ def test_softmax_cce_states_its_condition_on_y():
 
 
 @pytest.mark.parametrize(("act", "cost"), [("sigmoid", "quadratic"), ("relu", "mse"), ("tanh", "squared"),
-                                           ("softmax", "quadratic"), ("identity", "mse")])
+                                           ("softmax", "quadratic"), ("identity", "mse"),
+                                           ("leaky_relu:0.1", "mse"), ("elu:0.5", "quadratic")])
 def test_unfused_pairs_are_derived_through_the_chain_rule(act, cost):
     result = derive_output_delta(ActSpec.parse(act), cost)
     assert not result.fused and result.derivation.holds

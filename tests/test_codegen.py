@@ -1,0 +1,106 @@
+"""Kernel source generation: printed from proven forms, deterministic, ASCII, NumPy only, shipped kernels current."""
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.codegen import KernelPrinter, derivation_hash, generate_kernel_source, piece_source
+from derive.stable import Piece, stable_activation, z
+from numeric.catalog import CATALOG
+from numeric.spec import ActSpec, ModelSpec
+
+KERNELS = Path(__file__).resolve().parent.parent / "numeric" / "kernels"
+
+
+def test_the_same_model_gives_the_same_bytes():
+    spec = CATALOG["binary_classifier"]
+    assert generate_kernel_source(spec) == generate_kernel_source(spec)
+
+
+def test_the_source_is_ascii_numpy_only_and_made_of_matrix_products():
+    src = generate_kernel_source(CATALOG["mnist_nielsen"])
+    src.encode("ascii")
+    assert "import numpy as np" in src and "sympy" not in src.split('"""', 2)[2]
+    assert "Z1 = W1 @ A0 + b1" in src
+    assert "E1 = (W2.T @ E2) * sigmoid_prime(Z1, A1)" in src
+    assert "np.where" not in src and "np.select" not in src
+
+
+def test_the_header_records_family_versions_hash_and_methods_but_no_timings():
+    spec = CATALOG["regression"]
+    src = generate_kernel_source(spec)
+    header = src.split('"""')[1]
+    assert f"SymPy {sp.__version__}" in header and "bpv 0.1.0" in header
+    assert derivation_hash(spec) in header
+    assert "sigmoid,sigmoid,relu,identity" in header and "mse" in header
+    assert "batch.Delta1: holds" in header and "sigmoid.prime_kernel: holds" in header
+    assert not re.search(r"\d+(\.\d+)? ?(ms|s)\b", header), "no measured times in the header"
+
+
+def test_rows_layout_and_sum_reduction_print_their_own_forms():
+    spec = ModelSpec.build("4-5-3", "relu,identity", "squared", reduction="sum", layout="rows", bias=False)
+    src = generate_kernel_source(spec)
+    assert "Z1 = A0 @ W1" in src and '"W1": A0.T @ E1' in src and "/ m" not in src.split("def gradients")[1]
+
+
+def test_a_piecewise_is_printed_as_masks_on_the_real_part():
+    fwd, _, _ = stable_activation(ActSpec.parse("softplus"))
+    src = piece_source(fwd)
+    assert "pos = z.real > 0" in src and "out[neg] = np.log1p(np.exp(z[neg]))" in src
+
+
+def test_polynomial_branches_are_blended_with_the_mask_in_one_pass():
+    fwd, prime, _ = stable_activation(ActSpec.parse("leaky_relu:0.1"))
+    assert "mask = z.real > 0" in piece_source(fwd) and "return (1/10)*z + mask * ((9/10)*z)" in piece_source(fwd)
+    assert "return 1/10 + mask * (9/10)" in piece_source(prime)
+
+
+def test_relu_prime_convention_prints_as_a_mask():
+    assert KernelPrinter().doprint(sp.Heaviside(z, 0)) == "(z.real > 0) * 1.0"
+    with pytest.raises(ValueError):
+        KernelPrinter().doprint(sp.Heaviside(z))
+
+
+def test_the_printed_sigmoid_derivative_is_stable_where_the_raw_one_is_nan():
+    raw = sp.diff(1 / (1 + sp.exp(-z)), z)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        assert np.isnan(sp.lambdify(z, raw, "numpy")(np.array([-1000.0]))[0])
+    namespace = {"np": np}
+    for piece in stable_activation(ActSpec.parse("sigmoid"))[:2]:
+        exec(piece_source(piece), namespace)  # our own generated code, not user text
+    zz = np.array([-1000.0, 0.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is the right answer
+        value = namespace["sigmoid_prime"](zz, namespace["sigmoid"](zz))
+    assert np.array_equal(value, [0.0, 0.25, 0.0])
+
+
+def test_a_piece_that_is_not_split_on_z_positive_is_refused():
+    piece = Piece("bad", (z,), sp.Piecewise((z, z > 1), (0, True)), "bad")
+    with pytest.raises(ValueError, match="masks"):
+        piece_source(piece)
+
+
+@pytest.mark.parametrize("name", list(CATALOG))
+def test_shipped_kernels_are_what_the_generator_prints_today(name):
+    path = KERNELS / f"{name}.py"
+    shipped = path.read_text(encoding="ascii")
+    version = re.search(r"with SymPy (\S+) ", shipped).group(1)
+    if version != sp.__version__:
+        pytest.skip(f"shipped kernel printed with SymPy {version}, installed {sp.__version__} (CI pins it)")
+    assert generate_kernel_source(CATALOG[name]) == shipped, (
+        f"{path} is stale: regenerate with bpv kernels {name} -o numeric/kernels")
+
+
+def test_a_chain_of_scalings_and_one_function_is_evaluated_in_one_buffer():
+    fwd, _, _ = stable_activation(ActSpec.parse("sigmoid"))
+    src = piece_source(fwd)
+    assert "out = np.multiply(z, 1/2)\n    np.tanh(out, out=out)\n    out *= 1/2\n    out += 1/2" in src
+    namespace = {"np": np}
+    exec(src, namespace)  # our own generated code, not user text
+    zz = np.linspace(-5, 5, 11)
+    assert np.allclose(namespace["sigmoid"](zz), 1 / (1 + np.exp(-zz)), rtol=1e-15, atol=1e-16)
