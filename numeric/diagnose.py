@@ -51,6 +51,9 @@ def describe_factor(c: float, batch_sizes: Sequence[int] = (), rtol: float = 1e-
             what = f"xm with m = {m} (the batch size): the 1/m of the mean is missing (summed instead of averaged)"
             return f"{what}, and {sign}" if sign else what
     if _close(a, 1.0, rtol):
+        if c > 0:
+            # analytic = numerical up to rtol: no constant factor explains the error; callers look elsewhere
+            return "no constant factor: analytic and numerical agree in scale"
         return "a sign flip (analytic = -numerical): a gradient step would climb the loss"
     named = {
         2.0: "x2: a forgotten 1/2 (the derivative of 1/2 (a - y)^2 is (a - y), not 2 (a - y)) or a term counted twice",

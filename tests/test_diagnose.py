@@ -16,6 +16,7 @@ def test_factors_are_named_after_their_likely_cause():
     assert "1/m if the batch has m = 7" in describe_factor(1 / 7)
     assert "x1/m with m = 6" in describe_factor(-1 / 6, [6]) and "sign flip" in describe_factor(-1 / 6, [6])
     assert describe_factor(1.37).startswith("a constant factor 1.37")
+    assert "sign flip" not in describe_factor(1.0)
 
 
 def test_fit_scale_is_the_least_squares_factor():
