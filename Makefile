@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 venv: $(VENV)/.installed
 
 report: system venv
-	$(VENV)/bin/bpv derive mnist_nielsen regression binary_classifier softmax_classifier numpy_tutorial tanh_net
+	$(VENV)/bin/bpv report
 
 test: system venv
 	$(VENV)/bin/ruff check .

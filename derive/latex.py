@@ -68,12 +68,18 @@ class BookLatexPrinter(LatexPrinter):
         m = _NAME.fullmatch(name)
         if not m:
             return self._deal_with_super_sub(name)
-        out = translate(m.group(1))
+        out = "\\nabla" if m.group(1) == "nabla" else translate(m.group(1))
         if m.group(3):
             out += f"^{{{m.group(3)}}}"
         if m.group(5):
             out += f"_{{{m.group(5)}}}"
         return out
+
+    def _print_Symbol(self, expr, style="plain"):
+        # braced scripts such as Delta^{l}_{jx} or nabla^{2}_{W}: printed like a MatrixSymbol name
+        if "{" in expr.name or expr.name.startswith("nabla"):
+            return self._name(expr.name)
+        return super()._print_Symbol(expr, style=style)
 
     def _fname(self, name: str) -> str:
         """A function's name before a prime: \\sigma', and \\operatorname{ReLU}' rather than italic R e L U."""

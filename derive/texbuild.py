@@ -9,9 +9,11 @@ context. With no TeX engine installed, :class:`TexMissing` says exactly what to 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from derive.output import atomic_write_bytes, atomic_write_text
@@ -54,14 +56,23 @@ def tex_available() -> bool:
 def _first_error(log: str, context: int = 4) -> str:
     lines = log.splitlines()
     for i, line in enumerate(lines):
-        if line.startswith("!"):
+        # "! Undefined control sequence." or, with -file-line-error, "./report.tex:63: Undefined control sequence."
+        if line.startswith("!") or (re.match(r"^\S+\.tex:\d+: ", line) and "Fatal error" not in line):
             return "\n".join(lines[i : i + context])
     tail = [ln for ln in lines if ln.strip()][-context:]
     return "\n".join(tail) or "LaTeX failed without an error message"
 
 
-def compile_pdf(tex: str, pdf_path: str | os.PathLike, *, keep_tex: bool = True) -> Path:
-    """Compile ``tex`` into ``pdf_path``; returns the PDF path. Raises TexError / TexMissing."""
+def compile_pdf(tex: str, pdf_path: str | os.PathLike, *, keep_tex: bool = True,
+                files: Mapping[str, bytes] | None = None) -> Path:
+    """Compile ``tex`` into ``pdf_path``; returns the PDF path. Raises TexError / TexMissing.
+
+    ``files`` are written into the compile folder first (plain names such as ``figures.pdf``, for
+    ``\\includegraphics``): TeX may read nothing outside that folder.
+    """
+    for name in files or {}:
+        if Path(name).name != name or name.startswith("."):
+            raise ValueError(f"extra file name {name!r} must be a plain file name")
     pdf_path = Path(pdf_path)
     tex_path = pdf_path.with_suffix(".tex")
     if keep_tex:
@@ -74,6 +85,8 @@ def compile_pdf(tex: str, pdf_path: str | os.PathLike, *, keep_tex: bool = True)
     with tempfile.TemporaryDirectory(prefix="bpv-tex-") as tmp:
         src = Path(tmp) / "report.tex"
         src.write_text(tex, encoding="utf-8")
+        for name, data in (files or {}).items():
+            (Path(tmp) / name).write_bytes(data)
         cmd = [
             "latexmk", "-pdf", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
             "-file-line-error", "-quiet", "report.tex",

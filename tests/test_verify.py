@@ -1,0 +1,279 @@
+"""derive.verify: every witness compared, rows per (model, check, block), the cache, the schema, failures named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import derive.verify as V
+from derive.verify import (
+    BOUNDS,
+    Row,
+    VerificationResult,
+    block_relative_error,
+    load_schema,
+    reproduce_command,
+    schema_errors,
+    verify,
+    verify_model,
+    verify_models,
+)
+from numeric.catalog import get_model
+from numeric.errors import BadInput, SpecError
+from numeric.spec import ModelSpec
+
+SMALL = ModelSpec.build("3-4-2", "tanh,softmax", "cce", layout="rows")
+NUMERIC = ("kernel", "central", "complex")
+
+
+def corrupt_bias_gradient(source: str, block: str = "b1", factor: float = 1.001) -> str:
+    """The kernel source with ``gradients`` wrapped so that one block is scaled: a planted bug."""
+    return source + (
+        "\n\n_correct_gradients = gradients\n\n\n"
+        "def gradients(params, x, y):\n"
+        "    grads = _correct_gradients(params, x, y)\n"
+        f"    grads[{block!r}] = grads[{block!r}] * float({str(factor)!r})\n"
+        "    return grads\n"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Never touch the user's ~/.cache/bpv from a test."""
+    monkeypatch.setattr(V, "cache_dir", lambda: tmp_path / "verify-cache")
+
+
+# ----- the error metric -----------------------------------------------------------------------------------------
+def test_block_relative_error_divides_by_the_largest_reference_element():
+    r = np.array([[1.0, 1e-8], [4.0, -2.0]])
+    g = r + np.array([[0.0, 1e-8], [0.0, 0.0]])  # element-relative error 1, block-relative 2.5e-9
+    assert block_relative_error(g, r) == pytest.approx(1e-8 / 4.0)
+
+
+def test_block_relative_error_is_infinite_for_nan_or_a_shape_mismatch():
+    assert block_relative_error(np.array([np.nan]), np.array([1.0])) == float("inf")
+    assert block_relative_error(np.zeros((2, 1)), np.zeros((1, 2))) == float("inf")
+    assert block_relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+# ----- a correct model verifies ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def binary_result():
+    return verify_model(get_model("binary_classifier"), seed=0, use_cache=False)
+
+
+def test_a_catalog_model_verifies_with_every_witness(binary_result):
+    res = binary_result
+    assert res.ok, res.summary()
+    checks = {r.check for r in res.rows}
+    for check in ("derivation", "kernel vs backprop", "kernel vs central", "backprop vs central",
+                  "kernel vs complex", "backprop vs complex", "torch.autograd vs backprop"):
+        assert check in checks
+    blocks = {r.block for r in res.rows if r.check == "kernel vs backprop"}
+    assert blocks == {"loss", "W1", "b1", "W2", "b2"}
+    assert not res.sampled
+
+
+def test_every_numerical_row_states_its_bound_and_is_within_it(binary_result):
+    for r in binary_result.rows:
+        if r.check in ("derivation", "shipped kernel vs generated kernel") or r.verdict == "skipped":
+            assert r.error is None and r.bound is None
+            continue
+        method = r.check.split(" vs ")[1]
+        assert r.bound == BOUNDS.get(method, BOUNDS["exact"]), r
+        assert r.error is not None and 0 <= r.error <= r.bound, r
+        if r.block != "loss":
+            assert r.method.startswith("all "), r
+
+
+def test_torch_is_an_outside_oracle_or_skipped_with_the_reason(binary_result):
+    rows = [r for r in binary_result.rows if r.check == "torch.autograd vs backprop"]
+    if V._torch_available():
+        assert {r.block for r in rows} == {"W1", "b1", "W2", "b2"} and all(r.verdict == "holds" for r in rows)
+    else:
+        assert [(r.verdict, r.detail) for r in rows] == [("skipped", "skipped: torch not installed")]
+
+
+def test_the_result_serialises_to_schema_valid_json_and_back(binary_result):
+    d = binary_result.to_dict()
+    assert schema_errors(d, load_schema()["$defs"]["result"]) == []
+    back = VerificationResult.from_dict(json.loads(json.dumps(d)))
+    assert back.rows == binary_result.rows and back.spec == binary_result.spec and back.ok
+
+
+# ----- it can fail, and it says where --------------------------------------------------------------------------------
+def test_a_corrupted_bias_gradient_fails_and_names_model_check_and_parameter():
+    spec = get_model("binary_classifier")
+    bad = corrupt_bias_gradient(V._kernel_source(spec), "b2")
+    res = verify_model(spec, kernel_source=bad, use_cache=False, checks=NUMERIC)
+    assert not res.ok
+    failed = {(r.check, r.block) for r in res.failures()}
+    assert failed == {("kernel vs backprop", "b2"), ("kernel vs central", "b2"), ("kernel vs complex", "b2")}
+    assert res.kernel == "injected"
+    text = res.summary()
+    assert "binary_classifier" in text and "kernel vs backprop [b2]" in text
+    assert "reproduce: bpv verify binary_classifier --seed 0" in text
+
+
+def test_a_kernel_that_does_not_import_fails_instead_of_crashing():
+    res = verify_model(SMALL, kernel_source="def gradients(:\n", use_cache=False, checks=NUMERIC)
+    assert not res.ok
+    assert any("does not import" in r.detail for r in res.failures())
+    assert all(r.holds for r in res.rows if r.witness == "hand-written backprop")
+
+
+def test_a_kernel_returning_nan_fails_with_a_reason():
+    bad = corrupt_bias_gradient(V._kernel_source(SMALL), "W2", float("nan"))
+    res = verify_model(SMALL, kernel_source=bad, use_cache=False, checks=("kernel",))
+    (row,) = res.failures()
+    assert (row.check, row.block) == ("kernel vs backprop", "W2")
+    assert row.error is None and row.to_dict()["error"] is None and "8 of 8 entries are NaN" in row.detail
+
+
+# ----- big models: sampled, and the sample still catches a bug ----------------------------------------------------
+def test_above_the_exhaustive_limit_a_stratified_sample_and_probes_are_used(monkeypatch):
+    monkeypatch.setattr(V, "EXHAUSTIVE_MAX", 10)
+    monkeypatch.setattr(V, "SAMPLE_PER_BLOCK", 5)
+    spec = ModelSpec.build("6-7-3", "relu,sigmoid", "bce")
+    res = verify_model(spec, use_cache=False, checks=NUMERIC)
+    assert res.ok, res.summary()
+    assert res.sampled and any("stratified sample" in n for n in res.notes)
+    w1 = next(r for r in res.rows if r.check == "backprop vs central" and r.block == "W1")
+    assert w1.method == "stratified sample of 5 of 42 elements"
+    probes = [r for r in res.rows if r.check.endswith("(probes)")]
+    assert {r.block for r in probes} == {"W1", "b1", "W2", "b2"}
+    assert all(r.method == f"{V.N_PROBES} signed Gaussian directions" for r in probes)
+
+
+def test_the_stratified_sample_covers_every_stratum_of_a_block(monkeypatch):
+    monkeypatch.setattr(V, "EXHAUSTIVE_MAX", 0)
+    monkeypatch.setattr(V, "SAMPLE_PER_BLOCK", 4)
+    plan, sampled = V._element_plan(ModelSpec.build("5-8-2", "sigmoid", "quadratic"), np.random.default_rng(0))
+    assert sampled
+    w1 = plan["W1"]  # 40 elements, strata of 10
+    assert list(w1 // 10) == [0, 1, 2, 3]
+    assert list(plan["b2"]) == [0, 1]  # a block smaller than the sample is taken whole
+
+
+def test_probes_catch_a_corrupted_bias_gradient_in_a_sampled_model(monkeypatch):
+    monkeypatch.setattr(V, "EXHAUSTIVE_MAX", 10)
+    spec = ModelSpec.build("6-7-3", "relu,sigmoid", "bce")
+    bad = corrupt_bias_gradient(V._kernel_source(spec), "b1", 1.0 + 1e-6)
+    res = verify_model(spec, kernel_source=bad, use_cache=False, checks=NUMERIC)
+    failed = {(r.check, r.block) for r in res.failures()}
+    assert ("kernel vs complex (probes)", "b1") in failed
+    assert all(block == "b1" for _check, block in failed)
+
+
+# ----- the cache ------------------------------------------------------------------------------------------------------
+def test_results_are_cached_by_seed_and_a_corrupt_entry_is_recomputed(tmp_path):
+    first = verify_model(SMALL, seed=3, checks=NUMERIC, cache_root=tmp_path)
+    assert not first.cached
+    again = verify_model(SMALL, seed=3, checks=NUMERIC, cache_root=tmp_path)
+    assert again.cached and again.rows == first.rows
+    other = verify_model(SMALL, seed=4, checks=NUMERIC, cache_root=tmp_path)
+    assert not other.cached
+    (entry,) = [p for p in (tmp_path / "verify").glob("*.json")
+                if json.loads(p.read_text())["seed"] == 3]
+    entry.write_text('{"model": "half a file')
+    redo = verify_model(SMALL, seed=3, checks=NUMERIC, cache_root=tmp_path)
+    assert not redo.cached and redo.rows == first.rows
+    assert json.loads(entry.read_text())["seed"] == 3  # rewritten whole
+    assert not list((tmp_path / "verify").glob(".*.tmp"))
+
+
+def test_an_injected_kernel_never_reuses_the_generated_kernels_cache_entry(tmp_path):
+    good = verify_model(SMALL, checks=("kernel",), cache_root=tmp_path)
+    bad_source = corrupt_bias_gradient(V._kernel_source(SMALL), "b1")
+    bad = verify_model(SMALL, checks=("kernel",), cache_root=tmp_path, kernel_source=bad_source)
+    assert good.ok and not bad.ok and not bad.cached
+
+
+def test_a_cache_entry_that_breaks_the_schema_is_not_used(tmp_path):
+    verify_model(SMALL, checks=("kernel",), cache_root=tmp_path)
+    (entry,) = (tmp_path / "verify").glob("*.json")
+    d = json.loads(entry.read_text())
+    d["rows"][0]["verdict"] = "maybe"
+    entry.write_text(json.dumps(d))
+    assert not verify_model(SMALL, checks=("kernel",), cache_root=tmp_path).cached
+
+
+# ----- the public API ---------------------------------------------------------------------------------------------
+def test_verify_takes_a_catalog_name_or_a_spec():
+    res = verify("binary_classifier", checks=("kernel",), use_cache=False)
+    assert res.ok and res.model == "binary_classifier"
+    assert verify(SMALL, checks=("kernel",), use_cache=False).model == SMALL.title
+
+
+def test_bad_input_is_reported_as_bad_input():
+    with pytest.raises(SpecError, match="unknown model"):
+        verify("no_such_model")
+    with pytest.raises(BadInput, match="catalog model name or a ModelSpec"):
+        verify(42)  # type: ignore[arg-type]
+    with pytest.raises(BadInput, match="unknown check"):
+        verify(SMALL, checks=("kernel", "vibes"))
+    with pytest.raises(BadInput, match="seed"):
+        verify(SMALL, seed=-1)
+    with pytest.raises(BadInput, match="jobs"):
+        verify_models([SMALL], jobs=0)
+
+
+def test_reproduce_command_names_the_catalog_model_or_the_flags():
+    assert reproduce_command(get_model("tanh_net"), 5) == "bpv verify tanh_net --seed 5"
+    assert reproduce_command(SMALL, 0) == (
+        "bpv verify --net 3-4-2 --act tanh,softmax --cost cce --reduction mean --layout rows --seed 0")
+
+
+def test_verify_models_keeps_the_order_and_reports_progress():
+    seen = []
+    specs = [SMALL, ModelSpec.build("2-1", "identity", "squared", reduction="sum")]
+    results = verify_models(specs, jobs=1, progress=seen.append, checks=NUMERIC, use_cache=False)
+    assert [r.spec for r in results] == specs and all(r.ok for r in results)
+    assert seen[-1].startswith("[2/2] ") and any("complex step" in s for s in seen)
+
+
+# ----- the schema validator ---------------------------------------------------------------------------------------
+def test_the_schema_validator_finds_what_is_wrong():
+    row = Row("m", "kernel vs backprop", "W1", "a", "b", 0.0, 1e-12, "holds").to_dict()
+    row_schema = {"$ref": "#/$defs/row"}
+    root = load_schema()
+    assert schema_errors(row, row_schema, root=root) == []
+    assert schema_errors({**row, "verdict": "maybe"}, row_schema, root=root) == [
+        "$.verdict: 'maybe' is not one of ['holds', 'fails', 'skipped']"]
+    missing = {k: v for k, v in row.items() if k != "bound"}
+    assert schema_errors(missing, row_schema, root=root) == ["$: missing required key 'bound'"]
+    assert schema_errors({**row, "extra": 1}, row_schema, root=root) == ["$: unexpected key 'extra'"]
+    assert schema_errors({**row, "error": "small"}, row_schema, root=root) == [
+        "$.error: expected number or null, got str"]
+
+
+# ----- the shipped kernel -------------------------------------------------------------------------------------------
+def test_the_shipped_kernel_of_a_catalog_model_is_the_one_verified(binary_result):
+    (row,) = [r for r in binary_result.rows if r.check == "shipped kernel vs generated kernel"]
+    assert row.verdict == "holds" and row.witness == "numeric/kernels/binary_classifier.py"
+
+
+def test_a_stale_shipped_kernel_fails_and_says_how_to_regenerate_it():
+    spec = get_model("binary_classifier")
+    row = V._shipped_kernel_row("binary_classifier", spec, V._kernel_source(spec) + "# changed\n")
+    assert row.verdict == "fails" and "bpv kernels binary_classifier -o numeric/kernels" in row.detail
+    assert V._shipped_kernel_row("x", SMALL, "") is None  # not a catalog model: nothing shipped
+
+
+def test_a_worker_that_dies_fails_its_model_and_the_others_still_report(monkeypatch):
+    real = V.verify_model
+
+    def fragile(spec, **kwargs):
+        if spec.sizes == (2, 1):
+            raise MemoryError("out of memory")
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(V, "verify_model", fragile)  # forked workers inherit the patch
+    specs = [SMALL, ModelSpec.build("2-1", "identity", "squared")]
+    first, second = verify_models(specs, jobs=2, checks=("central",), use_cache=False)
+    assert first.ok and not second.ok
+    (row,) = second.rows
+    assert row.check == "worker" and "MemoryError: out of memory" in row.detail
+    assert schema_errors(second.to_dict(), load_schema()["$defs"]["result"]) == []
