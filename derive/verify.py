@@ -669,9 +669,10 @@ def _derivation_rows(model: str, derivation) -> list[Row]:
 
 # ----- cache --------------------------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    """``$BPV_CACHE_DIR/verify`` or ``~/.cache/bpv/verify``."""
-    root = os.environ.get("BPV_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "bpv")
-    return Path(root) / "verify"
+    """``$BPV_CACHE_DIR/verify`` or ``~/.cache/bpv/verify`` (the root is derive.cache's)."""
+    from derive.cache import cache_dir as root
+
+    return root() / "verify"
 
 
 def _version() -> str:

@@ -5,6 +5,12 @@ import os
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
+import tempfile  # noqa: E402
+
+# The suite never reads or writes the user's cache (~/.cache/bpv): one fresh cache per test session, so the
+# tests measure and check cold derivations, whatever the machine ran before.
+os.environ["BPV_CACHE_DIR"] = tempfile.mkdtemp(prefix="bpv-test-cache-")
+
 import random  # noqa: E402
 
 import numpy as np  # noqa: E402
