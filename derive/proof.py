@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.core.sympify import _sympify
 
 __all__ = ["Check", "prove_equal", "sample_point"]
 
@@ -154,7 +155,8 @@ def prove_equal(
     >>> prove_equal(sp.diff(s, z), s * (1 + s)).holds
     False
     """
-    lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)  # SymPy objects only: never user text (see module doc)
+    # strict: SymPy objects and numbers only; a string raises instead of being parsed
+    lhs, rhs = _sympify(lhs), _sympify(rhs)
     subs = dict(substitutions or {})
     left = lhs.xreplace(subs) if subs else lhs
     right = rhs.xreplace(subs) if subs else rhs

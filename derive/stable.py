@@ -27,6 +27,7 @@ from functools import cache
 
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
+from sympy.core.sympify import _sympify
 
 from derive.activations import derive_activation, derive_softmax, zs
 from derive.costs import L as L_sym
@@ -93,7 +94,7 @@ def prove_on_real_line(raw: sp.Expr, form: sp.Expr, var: sp.Symbol = z) -> Check
     ``log1p(u)`` is read as its definition ln(1 + u). A difference of logarithms that does not simplify is
     compared through exp of both sides.
     """
-    raw, form = sp.sympify(raw), sp.sympify(form)
+    raw, form = _sympify(raw), _sympify(form)  # strict: SymPy objects only, never text
     methods = []
     for side, value in (("z > 0", _t), ("z < 0", -_t)):
         lhs = sp.piecewise_fold(_as_logs(raw).xreplace({var: value}))
