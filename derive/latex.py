@@ -27,6 +27,9 @@ __all__ = ["BookLatexPrinter", "BookTextPrinter", "book_latex", "book_text", "eq
 #: name, optional ^sup, optional _sub, as in "Delta^{l+1}" or "W^l" or "dW_1"
 _NAME = re.compile(r"([A-Za-z]+)(\^\{?([^}_]*)\}?)?(_\{?([^}]*)\}?)?")
 
+#: "sigma'(z^L)": a name that stands for an applied derivative
+_PRIME = re.compile(r"([A-Za-z]+)'\((.+)\)")
+
 _GREEK_TEXT = {
     "delta": "δ", "Delta": "Δ", "sigma": "σ", "alpha": "α", "eta": "η", "lambda": "λ", "xi": "ξ", "nabla": "∇",
 }
@@ -65,6 +68,12 @@ class BookLatexPrinter(LatexPrinter):
         super().__init__(settings)
 
     def _name(self, name: str) -> str:
+        if " " in name:  # "nabla_a C": an operator and its operand
+            head, tail = name.split(" ", 1)
+            return f"{self._name(head)} {self._name(tail)}"
+        prime = _PRIME.fullmatch(name)
+        if prime:  # a matrix named after an applied derivative, e.g. "sigma'(z^L)"
+            return f"{self._fname(prime.group(1))}'\\left({self._name(prime.group(2))}\\right)"
         m = _NAME.fullmatch(name)
         if not m:
             return self._deal_with_super_sub(name)
@@ -165,6 +174,12 @@ class BookTextPrinter(StrPrinter):
     printmethod = "_booktext"
 
     def _name(self, name: str) -> str:
+        if " " in name:
+            head, tail = name.split(" ", 1)
+            return f"{self._name(head)} {self._name(tail)}"
+        prime = _PRIME.fullmatch(name)
+        if prime:
+            return f"{self._name(prime.group(1))}'({self._name(prime.group(2))})"
         m = _NAME.fullmatch(name)
         if not m:
             return name

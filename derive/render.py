@@ -9,7 +9,7 @@ from derive.latex import book_latex, book_text
 from derive.steps import Derivation, Step
 from derive.texbuild import escape_tex
 
-__all__ = ["MARK", "derivation_latex", "derivation_text", "step_text"]
+__all__ = ["LATEX_END", "MARK", "derivation_latex", "derivation_text", "latex_head", "step_text"]
 
 MARK = {True: "✓", False: "✗", None: "?"}
 
@@ -53,3 +53,21 @@ def derivation_latex(d: Derivation) -> str:
         out.append(f"\\begin{{dmath*}}{book_latex(s.lhs)} = {book_latex(s.rhs)}\\end{{dmath*}}")
     out.append("\\end{enumerate}")
     return "\n".join(out)
+
+
+LATEX_END = "\\end{document}"
+
+
+def latex_head(title: str) -> str:
+    """The preamble that makes :func:`derivation_latex` output a complete document (breqn breaks long lines)."""
+    return "\n".join([
+        "\\documentclass[11pt]{article}",
+        "\\usepackage[margin=2.2cm]{geometry}",
+        "\\usepackage{amsmath,amssymb}",
+        "\\usepackage{breqn}",
+        f"\\title{{{escape_tex(title)}}}",
+        "\\author{derived and checked by bpv}",
+        "\\date{}",
+        "\\begin{document}",
+        "\\maketitle",
+    ])

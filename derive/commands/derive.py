@@ -7,7 +7,8 @@ import sys
 
 from derive.cliargs import add_json_argument, add_model_arguments, models_from_args, print_warnings
 from derive.output import write_json
-from derive.render import derivation_latex, derivation_text
+from derive.render import LATEX_END, derivation_latex, derivation_text, latex_head
+from derive.texbuild import escape_tex
 
 ORDER = 10
 HELP = "derive BP1-BP4 and a model's activation, cost and output-error derivatives, step by step, checked"
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     results = []
     all_hold = True
     quiet = args.json == "-"
+    if args.latex and not quiet:
+        print(latex_head("Backpropagation, derived: " + ", ".join(s.title for s in specs)))
     for spec in specs:
         print_warnings(spec)
         parts, data = _parts(spec, args)
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.latex:
             print(f"% bpv derive: {spec}")
+            print(f"\\section*{{{escape_tex(spec.title)}}}")
             print("\n\n".join(derivation_latex(d) for d in parts))
             continue
         print(f"== {spec}")
@@ -108,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
             mark = "holds" if d.holds else "NOT holding: " + ", ".join(s.label for s in d.failures())
             print(f"  {'ok ' if d.holds else 'BAD'} {d.title}: {mark}")
         print(f"{spec.title}: " + ("all hold" if holds else "something does NOT hold"))
+    if args.latex and not quiet:
+        print(LATEX_END)
     if args.json:
         write_json(args.json, {"bpv": "derive", "holds": all_hold, "models": results})
     sys.stdout.flush()
