@@ -13,8 +13,10 @@ This module does not decide what is derived; see :mod:`derive.model_derivation`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import sympy as sp
 
 from derive.output import atomic_write_bytes
 
-__all__ = ["SOURCES", "cache_dir", "cache_key", "cache_path", "load", "store"]
+__all__ = ["SOURCES", "cache_dir", "cache_key", "cache_path", "load", "source_digest", "store"]
 
 #: modules whose source changes the derivation (their fingerprint is part of the key)
 SOURCES = ("activations", "costs", "output_delta", "model_functions", "general_rule", "fixed_width", "batch",
@@ -35,22 +37,27 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "bpv"
 
 
-def _fingerprint() -> str:
+def source_digest(modules: Iterable[str]) -> str:
+    """Digest of the source of the named modules (``derive.costs``, ``numeric.backprop``, ...).
+
+    Cache keys include it so that editing the code that produced an entry never serves that entry again.
+    A module that cannot be found contributes its name, so adding it later also changes the digest.
+    """
     h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in SOURCES:
-        path = here / f"{name}.py"
+    for name in modules:
         try:
-            h.update(path.read_bytes())
-        except OSError:
-            h.update(f"missing:{name}".encode())
-    return h.hexdigest()[:12]
+            found = importlib.util.find_spec(name)
+            origin = found.origin if found else None
+            h.update(Path(origin).read_bytes() if origin else f"{name}: missing".encode())
+        except (ImportError, OSError, ValueError):
+            h.update(f"{name}: missing".encode())
+    return h.hexdigest()
 
 
 def cache_key(spec_hash: str) -> str:
     from derive import __version__
 
-    return f"{spec_hash}-sympy{sp.__version__}-bpv{__version__}-{_fingerprint()}"
+    return f"{spec_hash}-sympy{sp.__version__}-bpv{__version__}-{source_digest(f'derive.{m}' for m in SOURCES)[:12]}"
 
 
 def cache_path(spec_hash: str) -> Path:

@@ -501,29 +501,19 @@ def generate_kernel_source(spec: ModelSpec) -> str:
     # loss
     reduce = "np.sum(cost) / m" if spec.reduction == "mean" else "np.sum(cost)"
     need_a = not (spec.cost == "cce" or (spec.cost == "bce" and spec.activations[-1].name == "sigmoid"))
-    body = ["def loss(params, x, y):",
-            f'    """The {spec.reduction} over the batch of the per-sample {spec.cost} costs.',
-            "",
-            f"    x is {shape_x}, y is {shape_y}{labels}.",
-            '    """',
-            f"    {_unpack(spec)}",
-            "    A0 = _inputs(x, W1)",
-            f"    m = A0.shape[{sample_axis}]",
-            f"    Y = _targets(y, m, W{L}.shape[{n_axis}])",
+    # loss and gradients open the same way: unpack and check the arguments, batch size, targets
+    def prologue(name: str, summary: str) -> list[str]:
+        return [f"def {name}(params, x, y):", f'    """{summary}', "", f"    x is {shape_x}, y is {shape_y}{labels}.",
+                '    """', f"    {_unpack(spec)}", "    A0 = _inputs(x, W1)", f"    m = A0.shape[{sample_axis}]",
+                f"    Y = _targets(y, m, W{L}.shape[{n_axis}])"]
+
+    body = [*prologue("loss", f"The {spec.reduction} over the batch of the per-sample {spec.cost} costs."),
             *_forward_lines(spec, forms, mc, upto_z=not need_a),
             *_cost_lines(spec),
             f"    return ({reduce}).item()"]
     parts.append("\n\n" + "\n".join(body) + "\n")
     # gradients
-    body = ["def gradients(params, x, y):",
-            '    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params.',
-            "",
-            f"    x is {shape_x}, y is {shape_y}{labels}.",
-            '    """',
-            f"    {_unpack(spec)}",
-            "    A0 = _inputs(x, W1)",
-            f"    m = A0.shape[{sample_axis}]",
-            f"    Y = _targets(y, m, W{L}.shape[{n_axis}])",
+    body = [*prologue("gradients", "dC/dW^l and dC/db^l of every layer, as a dict with the keys of params."),
             *_forward_lines(spec, forms, mc)]
     if spec.cost == "mse":
         body.append(f"    n_out = Y.shape[{n_axis}]")

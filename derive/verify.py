@@ -686,18 +686,6 @@ _CODE = ("derive.verify", "derive.codegen", "derive.batch", "derive.stable", "de
          "numeric.backprop", "numeric.finite_diff", "numeric.instances", "numeric.diagnose")
 
 
-def _code_digest() -> str:
-    h = hashlib.sha256()
-    for name in _CODE:
-        try:
-            found = importlib.util.find_spec(name)
-            origin = found.origin if found else None
-            h.update(Path(origin).read_bytes() if origin else f"{name}: missing".encode())
-        except (ImportError, OSError, ValueError):
-            h.update(f"{name}: missing".encode())
-    return h.hexdigest()
-
-
 def _package_version(name: str) -> str:
     from importlib import metadata
 
@@ -710,8 +698,10 @@ def _package_version(name: str) -> str:
 def _cache_key(spec: ModelSpec, seed: int, derivation_hash: str, kernel: str, checks: Sequence[str]) -> str:
     """The derivation hash and the seed, plus what else changes the rows: the bpv version and code, SymPy and
     NumPy versions, an injected kernel's source, the checks, and whether torch is there."""
+    from derive.cache import source_digest
+
     key = json.dumps({"spec": spec.hash(), "name": spec.name, "seed": seed, "derivation": derivation_hash,
-                      "kernel": kernel, "bpv": _version(), "code": _code_digest(),
+                      "kernel": kernel, "bpv": _version(), "code": source_digest(_CODE),
                       "sympy": _package_version("sympy"), "numpy": np.__version__, "checks": sorted(checks),
                       "torch": _package_version("torch") if _torch_available() else "none"}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:24]
