@@ -54,7 +54,7 @@ def derive_times(models: list[str]) -> None:
 
 
 def end_to_end_cost() -> None:
-    from derive.end_to_end import bp_gradient, direct_gradient, random_point
+    from derive.backprop.end_to_end import bp_gradient, direct_gradient, random_point
     from numeric.spec import ModelSpec
 
     print("\nend-to-end check: sympy.diff of the composed cost (others fixed) per parameter, vs model size")

@@ -24,10 +24,11 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-from derive.codegen import generate_kernel_source  # noqa: E402
-from derive.commands.kernels import block_relative, load_kernel  # noqa: E402
+from derive.cli.commands.kernels import load_kernel  # noqa: E402
+from derive.codegen.kernel import generate_kernel_source  # noqa: E402
 from numeric import backprop  # noqa: E402
 from numeric.instances import init_params, random_batch  # noqa: E402
+from numeric.metrics import block_relative_error  # noqa: E402
 from numeric.spec import ModelSpec  # noqa: E402
 
 SPEC = ModelSpec.build("784-128-64-10", "sigmoid,sigmoid,softmax", "cce")
@@ -88,7 +89,7 @@ def main() -> None:
 
     # the contenders compute the same thing: check before timing
     g, ref = kernel.gradients(params, x, y), backprop.gradients(SPEC, params, x, y)
-    err = max(block_relative(g[k], ref[k]) for k in ref)
+    err = max(block_relative_error(g[k], ref[k]) for k in ref)
     contenders = {
         "generated gradients": lambda: kernel.gradients(params, x, y),
         "hand-written backprop": lambda: backprop.gradients(SPEC, params, x, y),
@@ -97,7 +98,7 @@ def main() -> None:
     torch_step, torch_note = torch_contender(params, x, labels)
     if torch_step is not None:
         tg = torch_step()
-        err_t = max(block_relative(tg[k].numpy(), ref[k]) for k in ref)
+        err_t = max(block_relative_error(tg[k].numpy(), ref[k]) for k in ref)
         contenders["PyTorch autograd fwd+bwd"] = torch_step
 
     for fn in contenders.values():  # warm up

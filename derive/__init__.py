@@ -7,22 +7,25 @@ Built on :mod:`numeric`; nothing in :mod:`numeric` imports this package.
 
 __version__ = "0.1.0"
 
-from derive.activations import derive_activation, derive_softmax
-from derive.costs import derive_cost
-from derive.latex import book_latex, book_text
-from derive.output_delta import derive_output_delta
-from derive.proof import Check, prove_equal
-from derive.steps import Derivation, Step
-
-#: heavier entry points, imported on first use so that `bpv --help` stays fast
+#: every public name, imported on first use: `import derive` loads no SymPy, so `bpv --help` stays fast
 _LAZY = {
-    "derive_model": "derive.model_derivation",
-    "verify": "derive.verify",
-    "verify_model": "derive.verify",
-    "generate_kernel_source": "derive.codegen",
-    "build_reports": "derive.report",
+    "derive_activation": "derive.functions.activations",
+    "derive_softmax": "derive.functions.activations",
+    "derive_cost": "derive.functions.costs",
+    "book_latex": "derive.core.book",
+    "book_text": "derive.core.book",
+    "derive_output_delta": "derive.backprop.output_delta",
+    "Check": "derive.core.proof",
+    "prove_equal": "derive.core.proof",
+    "Derivation": "derive.core.steps",
+    "Step": "derive.core.steps",
+    "derive_model": "derive.backprop.model",
+    "verify": "derive.verification.engine",
+    "verify_model": "derive.verification.engine",
+    "generate_kernel_source": "derive.codegen.kernel",
+    "build_reports": "derive.report.build",
     "check_file": "derive.claims",
-    "build_graph": "derive.graph",
+    "build_graph": "derive.graph.staged",
 }
 
 

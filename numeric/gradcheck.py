@@ -48,6 +48,7 @@ from numeric.finite_diff import (
     perturbed_losses,
     random_directions,
 )
+from numeric.metrics import block_relative_error
 
 __all__ = ["GradcheckResult", "Row", "gradcheck"]
 
@@ -532,7 +533,7 @@ def _fast(loss, params, blocks, f0, rng, k, localise_sample, safety, batch_sizes
             rough += not passes and not smooth
         a_arr, n_arr = np.array(analytics), np.array(numericals)
         err = np.abs(a_arr - n_arr)
-        rel = float(np.max(err) / max(float(np.max(np.abs(n_arr))), np.finfo(np.float64).tiny))
+        rel = block_relative_error(a_arr, n_arr)
         if not np.all(np.isfinite(g)):
             fails = max(fails, 1)
         if not fails and not rough:

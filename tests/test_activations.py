@@ -3,8 +3,8 @@
 import pytest
 import sympy as sp
 
-from derive.activations import DEFINITIONS, derive_activation, derive_softmax, zs
-from derive.steps import Derivation
+from derive.core.steps import Derivation
+from derive.functions.activations import DEFINITIONS, derive_activation, derive_softmax, zs
 from numeric.spec import ACTIVATIONS, ActSpec
 
 ELEMENTWISE = [a for a in ACTIVATIONS if a != "softmax"]

@@ -3,8 +3,8 @@
 import pytest
 import sympy as sp
 
-from derive.batch import Names, check_claim, derive_batch_forms, derive_error_form, derive_gradient_form, m
-from derive.latex import book_latex
+from derive.backprop.batch import Names, check_claim, derive_batch_forms, derive_error_form, derive_gradient_form, m
+from derive.core.book import book_latex
 from numeric.catalog import CATALOG
 from numeric.spec import ModelSpec
 

@@ -7,7 +7,7 @@ from derive.claims import l2s
 from derive.claims.ir import Act, Had, ISum, Mat, Ones, Partial, Tr, index_symbol
 from derive.claims.notation import Unparsed, echo, split_relation, understand, understand_equation
 from derive.claims.textbook import CATALOG, round_trip
-from derive.symbols import a, b, delta, w, y, z
+from derive.core.symbols import a, b, delta, w, y, z
 
 l, j, k, i, L = (index_symbol(n) for n in "ljkiL")
 C = sp.Symbol("C")

@@ -11,7 +11,7 @@ from derive.claims.extract import read_document
 from derive.claims.ir import Act, ISum, Partial, index_symbol
 from derive.claims.semantics import Context, context_from_directive, instance_spec
 from derive.claims.verdicts import free_indices, judge
-from derive.symbols import a, delta, w, z
+from derive.core.symbols import a, delta, w, z
 from numeric.spec import ModelSpec
 
 DATA = Path(__file__).parent / "data" / "claims"

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from derive.cli import main
+from derive.cli.main import main
 
 
 def run(*args):

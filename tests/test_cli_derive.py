@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-import derive.general_rule as gr
-from derive.cli import main
-from derive.general_rule import L, dC, j
-from derive.symbols import a
+import derive.backprop.general_rule as gr
+from derive.backprop.general_rule import L, dC, j
+from derive.cli.main import main
+from derive.core.symbols import a
 
 NET = ["--net", "2-3-2", "--act", "sigmoid", "--cost", "quadratic", "--quiet"]
 

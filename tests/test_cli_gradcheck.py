@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.cli import main
+from derive.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 

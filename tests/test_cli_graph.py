@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-import derive.graph as graph_mod
-from derive.cli import build_parser, main
-from derive.texbuild import tex_available
+import derive.graph.staged as graph_mod
+from derive.cli.main import build_parser, main
+from derive.core.texbuild import tex_available
 
 NEURON = ["1/(1+exp(-(w0*x0+w1*x1+w2)))", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"]
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import derive.verify as V
-from derive.cli import main
-from derive.verify import load_schema, schema_errors
+import derive.verification.engine as V
+from derive.cli.main import main
+from derive.verification.engine import load_schema, schema_errors
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derive.codegen import KernelPrinter, derivation_hash, generate_kernel_source, piece_source
-from derive.stable import Piece, stable_activation, z
+from derive.codegen.kernel import KernelPrinter, derivation_hash, generate_kernel_source, piece_source
+from derive.functions.stable import Piece, stable_activation, z
 from numeric.catalog import CATALOG
 from numeric.spec import ActSpec, ModelSpec
 

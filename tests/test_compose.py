@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derive.activations import DEFINITIONS
-from derive.compose import ProvenActivation, activation_function, compose_model, x
-from derive.symbols import b, w, y
+from derive.backprop.compose import ProvenActivation, activation_function, compose_model, x
+from derive.core.symbols import b, w, y
+from derive.functions.activations import DEFINITIONS
 from numeric.spec import ModelSpec
 
 

@@ -3,9 +3,9 @@
 import pytest
 import sympy as sp
 
-from derive.costs import DERIVATIVE_CLAIMS, L, derive_cost, unit_j
-from derive.steps import Derivation
-from derive.symbols import a, y
+from derive.core.steps import Derivation
+from derive.core.symbols import a, y
+from derive.functions.costs import DERIVATIVE_CLAIMS, L, derive_cost, unit_j
 from numeric.spec import COSTS
 
 

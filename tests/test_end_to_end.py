@@ -5,8 +5,8 @@ import random
 import pytest
 import sympy as sp
 
-import derive.end_to_end as e2e
-from derive.symbols import w
+import derive.backprop.end_to_end as e2e
+from derive.core.symbols import w
 from numeric.spec import ModelSpec
 
 MUST_SHOW = {

@@ -2,8 +2,8 @@
 
 import sympy as sp
 
-from derive.fixed_width import _sp, canonical, compose_undefined, derive_fixed_width
-from derive.symbols import w
+from derive.backprop.fixed_width import _sp, canonical, compose_undefined, derive_fixed_width
+from derive.core.symbols import w
 from numeric.spec import ModelSpec
 
 SPEC = ModelSpec.build("2-3-2", "sigmoid", "quadratic")

@@ -2,8 +2,8 @@
 
 import sympy as sp
 
-from derive.general_rule import L, dC, derive_general_rule, j, k, l, n_next, sigma_prime
-from derive.symbols import a, delta, w, z
+from derive.backprop.general_rule import L, dC, derive_general_rule, j, k, l, n_next, sigma_prime
+from derive.core.symbols import a, delta, w, z
 
 
 def test_bp1_to_bp4_hold_for_every_width():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import derive.graph as graph_mod
-from derive.graph import build_graph, derive_matmul_gate, float_value, parse_at
+import derive.graph.staged as graph_mod
+from derive.graph.staged import build_graph, derive_matmul_gate, float_value, parse_at
 from numeric.errors import BadInput
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"

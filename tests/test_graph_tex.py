@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-import derive.graph_tex as gt
-from derive.graph import build_graph
-from derive.texbuild import compile_pdf, tex_available
+import derive.graph.tex as gt
+from derive.core.texbuild import compile_pdf, tex_available
+from derive.graph.staged import build_graph
 
 STAGED = "(x + sigma(y)) / (sigma(x) + (x+y)^2)"
 GRAPHS = [

@@ -2,8 +2,8 @@
 
 import sympy as sp
 
-from derive.latex import book_latex, book_text
-from derive.symbols import C, a, delta, sigma, w, z
+from derive.core.book import book_latex, book_text
+from derive.core.symbols import C, a, delta, sigma, w, z
 
 l, j, k = sp.symbols("l j k")
 W = sp.MatrixSymbol("W^{l+1}", 3, 3)

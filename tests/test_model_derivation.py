@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import derive.model_derivation as mdmod
-from derive import cache
-from derive.model_derivation import ModelDerivation, derive_model, fixed_width_cap
+import derive.backprop.model as mdmod
+from derive.backprop.model import ModelDerivation, derive_model, fixed_width_cap
+from derive.core import cache
 from numeric.spec import ModelSpec
 
 SPEC = ModelSpec.build("2-3-2", "sigmoid", "quadratic")
@@ -34,7 +34,7 @@ def test_parts_are_in_order_and_all_hold():
 
 def test_hash_is_stable_across_processes():
     here = derive_model(ModelSpec.build("2-1", "sigmoid", "bce"), use_cache=False).hash()
-    code = ("from derive.model_derivation import derive_model; from numeric.spec import ModelSpec; "
+    code = ("from derive.backprop.model import derive_model; from numeric.spec import ModelSpec; "
             "print(derive_model(ModelSpec.build('2-1', 'sigmoid', 'bce'), use_cache=False).hash())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ}, cwd=Path(__file__).resolve().parents[1])

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from derive.output import atomic_write_text, write_json
+from derive.core.files import atomic_write_text, write_json
 
 
 def test_atomic_write_replaces_and_uses_ordinary_permissions(tmp_path):
@@ -22,7 +22,7 @@ def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "out.txt"
     atomic_write_text(target, "old")
 
-    from derive import output
+    from derive.core import files as output
 
     with pytest.raises(TypeError):
         output.atomic_write_bytes(target, object())  # not bytes: the write fails midway

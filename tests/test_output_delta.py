@@ -2,7 +2,7 @@
 
 import pytest
 
-from derive.output_delta import FUSED, derive_output_delta
+from derive.backprop.output_delta import FUSED, derive_output_delta
 from numeric.spec import ActSpec
 
 

@@ -2,7 +2,7 @@
 
 import sympy as sp
 
-from derive.proof import prove_equal
+from derive.core.proof import prove_equal
 
 z, x = sp.symbols("z x", real=True)
 s = 1 / (1 + sp.exp(-z))

@@ -3,7 +3,8 @@
 Depth 1-4, widths 1-8, a random activation per layer, a compatible cost, and a random reduction, layout and bias
 setting; a random seed for the instance. For each: the generated kernel, the hand-written backprop, central
 differences with Richardson extrapolation and the complex step agree within their bounds, on every block
-(``derive.verify`` with the numerical checks; the backprop alone on a large budget, the kernel, which costs a
+(``derive.verification.engine`` with the numerical checks; the backprop alone on a large budget, the kernel, which
+costs a
 SymPy generation per family, on a small one). The derivation's own tests are the derivation modules'; verify runs
 it for the catalog models in tests/test_verify.py.
 Shrunk failures found on the way are kept below as explicit regression tests.
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from derive.verify import verify_model
+from derive.verification.engine import verify_model
 from numeric.spec import ModelSpec
 
 #: Hidden-layer activations (softmax is an output activation only), parameters included.
@@ -101,7 +102,7 @@ def test_edge_architectures(spec):
 
 @pytest.mark.parametrize("spec", [
     # found by hypothesis: the kernel generator raised KeyError sigma' for a softmax output without cce, and
-    # RecursionError (derive/output_delta.py -> derive/proof.py) for a leaky_relu or elu output layer (both fixed)
+    # RecursionError (backprop/output_delta.py -> core/proof.py) for a leaky_relu or elu output layer (both fixed)
     ModelSpec.build([4, 5], "softmax", "bce", layout="rows", bias=False),
     ModelSpec.build([1, 2], "softmax", "quadratic", bias=False),
     ModelSpec.build([3, 2], "leaky_relu:0.2", "quadratic", layout="rows"),

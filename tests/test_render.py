@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from derive.activations import derive_activation
-from derive.cli import main
-from derive.render import derivation_latex, derivation_text
-from derive.texbuild import compile_pdf
+from derive.cli.main import main
+from derive.core.render import derivation_latex, derivation_text
+from derive.core.texbuild import compile_pdf
+from derive.functions.activations import derive_activation
 from numeric.spec import ActSpec
 
 

@@ -1,6 +1,6 @@
 """bpv report: a small report compiled once and read back with pdftotext; failures keep the previous PDF.
 
-Also the plots' data (derive/plots.py): curves evaluated from the derived expressions.
+Also the plots' data (derive/report/plots.py): curves evaluated from the derived expressions.
 """
 
 import shutil
@@ -9,9 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from derive import report
-from derive.cli import main
-from derive.plots import activation_curve, activation_plot_tex, fd_error_plot_tex
+from derive.cli.main import main
+from derive.report import build as report
+from derive.report.plots import activation_curve, activation_plot_tex, fd_error_plot_tex
 from numeric.spec import ActSpec, ModelSpec
 
 NAME = "odd_name 100% & #1 \\ end"
@@ -100,7 +100,7 @@ def test_a_latex_error_keeps_the_previous_pdf(built, tmp_path):
 
 
 def test_without_a_tex_engine_the_tex_is_written_and_the_packages_named(built, tmp_path, monkeypatch, capsys):
-    import derive.texbuild as texbuild
+    import derive.core.texbuild as texbuild
 
     monkeypatch.setattr(texbuild, "tex_available", lambda: False)
     code = main(["report", *FLAGS, "-o", str(tmp_path), "--jobs", "1"])  # reuses the fixture's cached results

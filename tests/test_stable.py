@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from derive.stable import a, derive_stable_forms, prove_on_real_line, stable_activation, stable_cost, z
+from derive.functions.stable import a, derive_stable_forms, prove_on_real_line, stable_activation, stable_cost, z
 from numeric.catalog import CATALOG
 from numeric.spec import ActSpec
 

@@ -1,4 +1,5 @@
-"""derive.verify: every witness compared, rows per (model, check, block), the cache, the schema, failures named."""
+"""derive.verification.engine: every witness compared, rows per (model, check, block), the cache, the schema, failures
+named."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-import derive.verify as V
-from derive.verify import (
+import derive.verification.engine as V
+from derive.verification.engine import (
     BOUNDS,
     Row,
     VerificationResult,

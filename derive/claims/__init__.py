@@ -6,7 +6,7 @@ Pipeline, one module per step:
 * :mod:`~derive.claims.notation`: read neural-network notation (the rewrite layer), with the one adapter
   :mod:`~derive.claims.l2s` around ``latex2sympy2``, into the nodes of :mod:`~derive.claims.ir`;
 * :mod:`~derive.claims.semantics`: what the symbols mean on a concrete instance of the context model, and their
-  true values (from the composed cost, :mod:`derive.compose`);
+  true values (from the composed cost, :mod:`derive.backprop.compose`);
 * :mod:`~derive.claims.verdicts`: proven / refuted with a diagnosis / ambiguous / not checkable;
 * :mod:`~derive.claims.runner`: each equation in a worker with a time limit;
 * :mod:`~derive.claims.textbook`: the built-in catalog of textbook claims (``bpv check --catalog``).

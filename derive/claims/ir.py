@@ -1,13 +1,13 @@
 """What a claim is understood to say: a small set of SymPy node types for neural-network notation.
 
-Element-wise quantities are the ``Indexed`` objects of :mod:`derive.symbols` (``w[l, j, k]`` is w^l_{jk}, layer
+Element-wise quantities are the ``Indexed`` objects of :mod:`derive.core.symbols` (``w[l, j, k]`` is w^l_{jk}, layer
 first). Vectors and matrices are :class:`Mat` nodes (``Mat(W, l)`` is W^l, ``Mat(dZ, l)`` is dZ^l); they are
 *non-commutative*, so a product keeps the order it was written in. :class:`Tr` is a transpose, :class:`Had` a
 Hadamard (element-wise) product, :class:`Act` the activation σ or its derivative σ' applied to an argument,
 :class:`Partial` a partial derivative of the cost, :class:`ISum` a sum over every valid value of an index.
 
-Every node prints itself in book notation through :func:`derive.latex.book_latex` (``_latex``) and
-:func:`derive.latex.book_text` (``_booktext``), and the printed LaTeX parses back to the same node
+Every node prints itself in book notation through :func:`derive.core.book.book_latex` (``_latex``) and
+:func:`derive.core.book.book_text` (``_booktext``), and the printed LaTeX parses back to the same node
 (the round trip of :mod:`derive.claims.textbook`). These nodes carry meaning only; values come from
 :mod:`derive.claims.semantics`.
 """
@@ -30,7 +30,7 @@ _TXT = {"delta": "δ", "Delta": "Δ"}
 
 
 def index_symbol(name: str) -> sp.Symbol:
-    """The integer index symbol ``j``, ``k``, ``l``, ``L``, ``i`` (same object as :mod:`derive.symbols` uses)."""
+    """The integer index symbol ``j``, ``k``, ``l``, ``L``, ``i`` (same object as :mod:`derive.core.symbols` uses)."""
     return sp.Symbol(name, integer=True, positive=True)
 
 

@@ -20,7 +20,7 @@ assignment into global state (DESIGN.md § LaTeX in). So this module reads the n
   the reading with a reason (the claim is then *unparsed*, never refuted).
 
 What was understood is an expression of the nodes in :mod:`derive.claims.ir`, printed back with
-:func:`derive.latex.book_latex` for the user (:func:`echo`). This module assigns meaning to names only; values are
+:func:`derive.core.book.book_latex` for the user (:func:`echo`). This module assigns meaning to names only; values are
 :mod:`derive.claims.semantics`.
 """
 
@@ -33,13 +33,13 @@ import sympy as sp
 
 from derive.claims import l2s
 from derive.claims.ir import BATCH_NAMES, Act, Had, ISum, Mat, Ones, Partial, Tr, cost_symbol, index_symbol, is_matrix
-from derive.latex import book_latex, book_text
-from derive.symbols import a as a_base
-from derive.symbols import b as b_base
-from derive.symbols import delta as delta_base
-from derive.symbols import w as w_base
-from derive.symbols import y as y_base
-from derive.symbols import z as z_base
+from derive.core.book import book_latex, book_text
+from derive.core.symbols import a as a_base
+from derive.core.symbols import b as b_base
+from derive.core.symbols import delta as delta_base
+from derive.core.symbols import w as w_base
+from derive.core.symbols import y as y_base
+from derive.core.symbols import z as z_base
 
 __all__ = ["MAX_SIDE", "Relation", "Unparsed", "echo", "echo_text", "normalize", "split_relation", "understand",
            "understand_equation"]

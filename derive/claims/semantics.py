@@ -2,7 +2,7 @@
 
 A claim is checked on a small concrete **instance** of the context model (:func:`instance_spec`: widths capped at
 3 and alternating 3/2 so that transposes and swapped indices change shapes or values). Its cost C(θ) is composed
-with :func:`derive.compose.compose_model` (the forward pass written out, nothing from BP1-BP4); true values are
+with :func:`derive.backprop.compose.compose_model` (the forward pass written out, nothing from BP1-BP4); true values are
 computed from it:
 
 * w^l_{jk}, b^l_j, x, y: the composed model's own symbols at a random rational point;
@@ -14,8 +14,8 @@ computed from it:
   ∂C/∂a^l for a hidden layer (dA^l): the network from layer l+1 on, composed on its own with a^l as its input;
   ∂C/∂x (dA^0): the composed cost differentiated by the input;
 * the ones vector 𝟙: as long as the product it stands in needs;
-* σ(v), σ'(v): the activation of the layer v belongs to, from :data:`derive.activations.DEFINITIONS` and its
-  derived derivative (:func:`derive.activations.derive_activation`).
+* σ(v), σ'(v): the activation of the layer v belongs to, from :data:`derive.functions.activations.DEFINITIONS` and its
+  derived derivative (:func:`derive.functions.activations.derive_activation`).
 
 Course-notes batch names: dW = ∂C/∂W, db = ∂C/∂b; dZ and dA are **ambiguous** unless a convention is given:
 ``per_sample`` (the course notes: dZ stacks the per-sample ∂C_x/∂z, which makes dW = (1/m) dZ Aᵀ true) or
@@ -35,18 +35,18 @@ from functools import cache
 
 import sympy as sp
 
-from derive.activations import alpha, derive_activation, zs
+from derive.backprop.compose import ProvenActivation, compose_model
+from derive.backprop.compose import x as _x
 from derive.claims.ir import Act, Had, ISum, Mat, Ones, Partial, Tr
-from derive.compose import ProvenActivation, compose_model
-from derive.compose import x as _x
-from derive.costs import L as L_cost
-from derive.costs import derive_cost, n_out
-from derive.symbols import a as a_base
-from derive.symbols import b as b_base
-from derive.symbols import delta as delta_base
-from derive.symbols import w as w_base
-from derive.symbols import y as y_base
-from derive.symbols import z as z_base
+from derive.core.symbols import a as a_base
+from derive.core.symbols import b as b_base
+from derive.core.symbols import delta as delta_base
+from derive.core.symbols import w as w_base
+from derive.core.symbols import y as y_base
+from derive.core.symbols import z as z_base
+from derive.functions.activations import alpha, derive_activation, zs
+from derive.functions.costs import L as L_cost
+from derive.functions.costs import derive_cost, n_out
 from numeric.errors import BadInput
 from numeric.spec import ModelSpec
 

@@ -30,9 +30,9 @@ from derive.claims.semantics import (
     ShapeMismatch,
     instance_spec,
 )
-from derive.latex import book_text
-from derive.symbols import delta as delta_base
-from derive.symbols import z as z_base
+from derive.core.book import book_text
+from derive.core.symbols import delta as delta_base
+from derive.core.symbols import z as z_base
 
 __all__ = ["BATCH_M", "TOLERANCE", "Verdict", "diagnose", "free_indices", "instance", "judge"]
 

@@ -1,0 +1,298 @@
+"""A model's scalar cost C(θ) composed symbolically at concrete widths: the forward pass written out, nothing more.
+
+This is the *independent* side of the end-to-end proof: ``sympy.diff`` of the composed C with respect to a
+parameter never goes through the backprop recursion (BP1-BP4), so agreeing with it is evidence BP1-BP4 are right.
+
+API
+---
+``compose_model(spec, *, m=1, fixed=None) -> ComposedModel``
+
+``ComposedModel`` fields:
+
+* ``spec``, ``m`` (the batch size);
+* ``theta``: ``{"W1": Matrix, "b1": Matrix, ...}`` shaped per the spec's layout (DESIGN.md § Conventions). The
+  elements are the book-indexed symbols of :mod:`derive.core.symbols`, 1-based, layer first: in the columns layout
+  ``theta["W2"][j-1, k-1] = w[2, j, k]`` (w^2_{jk}) and ``theta["b2"][j-1, 0] = b[2, j]``; in the rows layout the
+  matrices are transposed, ``theta["W2"][k-1, j-1] = w[2, j, k]`` and ``theta["b2"][0, j-1] = b[2, j]``. Either way
+  w^l_{jk} connects unit k of layer l-1 to unit j of layer l, as in the book.
+* ``theta_symbols``: every parameter symbol, flat, ordered W1, b1, W2, b2, ...; within a block in the row-major
+  order of that block's matrix (the order of ``numpy.ravel`` on the parameter array of the same layout).
+* ``x[s][k]``, ``y[s][j]``: inputs and targets of sample s. **Sample convention**: sample s (1-based) has the
+  symbols ``x[s, k]`` and ``y[s, j]`` (``IndexedBase`` objects ``x`` and :data:`derive.core.symbols.y`), printed
+  x_{s,k} and y_{s,j}; the lists are 0-based (``x[0][0]`` is the symbol x[1, 1]).
+* ``z[l][s][j]``, ``a[l][s][j]`` for l = 0..L (lists 0-based in s and j): ``a[0] = x``; ``z[0]`` is empty (the
+  input layer has no pre-activation);
+* ``per_sample_cost[s]``: C_x of sample s; ``cost``: the batch cost with the spec's reduction (mean = (1/m) Σ_s C_x,
+  sum = Σ_s C_x);
+* ``uses``: labels of already proven steps the composition relies on (see below).
+
+What is used, and from where: z^l = W^l a^{l-1} + b^l written out per the layout; every activation from
+:data:`derive.functions.activations.DEFINITIONS` (softmax from the index-form definition of :func:`derive_softmax`);
+the cost
+from the index-form definition of :func:`derive.functions.costs.derive_cost` (bce in the textbook form derived there
+from the
+Bernoulli likelihood). Nothing from the backprop derivation.
+
+Speed (DESIGN.md § Deriving): an activation is an opaque ``sp.Function`` subclass (:func:`activation_function`)
+whose value at a number is its definition and whose ``fdiff`` returns the derivative *already derived and checked*
+by :func:`derive.functions.activations.derive_activation` (σ(1 − σ) for the sigmoid and 1 − tanh² for tanh, from the
+proven
+closed-form claims; the raw ``sympy.diff`` of the definition otherwise, with the ReLU'(0) = 0 convention). Those
+steps are listed in ``ComposedModel.uses``. Without this, differentiating a composed sigmoid/ReLU net costs ~110 s
+per parameter.
+Printers: each class prints (NumPy, mpmath, lambdify) as its *definition* applied to the printed argument, built
+as a SymPy tree so the argument is always parenthesised correctly.
+
+``fixed`` replaces some leaf symbols (parameters, inputs, targets) by numbers *while composing*: the same function,
+partially evaluated, which keeps C small when only a few parameters are differentiated on a wide model.
+
+This module is not the derivation of BP1-BP4 (see :mod:`derive.backprop.general_rule`,
+:mod:`derive.backprop.fixed_width`) and does
+not compute gradients.
+
+>>> from numeric.spec import ModelSpec
+>>> cm = compose_model(ModelSpec.build("2-1", "identity", "quadratic"))
+>>> cm.cost
+(-y[1, 1] + b[1, 1] + w[1, 1, 1]*x[1, 1] + w[1, 1, 2]*x[1, 2])**2/2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+import sympy as sp
+
+from derive.backprop.output_delta import SOFTMAX_WIDTH
+from derive.core.symbols import a as a_base
+from derive.core.symbols import b as b_base
+from derive.core.symbols import w as w_base
+from derive.core.symbols import y as y_base
+from derive.core.symbols import z as z_base
+from derive.functions.activations import DEFINITIONS, alpha, derive_activation, derive_softmax, sigma_f, zs
+from derive.functions.costs import L as L_cost
+from derive.functions.costs import derive_cost, n_out
+from numeric.spec import ActSpec, ModelSpec
+
+__all__ = ["ComposedModel", "ProvenActivation", "activation_function", "compose_model", "x"]
+
+#: inputs of sample s: x[s, k] (1-based sample, 1-based unit); targets are derive.core.symbols.y[s, j]
+x = sp.IndexedBase("x")
+
+
+class ProvenActivation(sp.Function):
+    """An activation as an opaque function: its definition at numbers, its already derived derivative in ``fdiff``.
+
+    Subclasses (one per activation name, see :func:`activation_function`) set ``act_name``; activations with a
+    parameter take it as a second argument: ``leaky_relu(z, alpha)``.
+    """
+
+    act_name: str = ""
+    nargs = (1, 2)
+
+    @classmethod
+    def eval(cls, arg, param=None):
+        if arg.is_Number and (param is None or param.is_Number):
+            return DEFINITIONS[cls.act_name](arg, param)
+        return None
+
+    def _act(self) -> ActSpec:
+        param = self.args[1] if len(self.args) > 1 else None
+        return ActSpec(self.act_name, None if param is None else float(param))
+
+    def definition(self) -> sp.Expr:
+        """The activation's definition applied to this argument (for printing and for checks)."""
+        param = self.args[1] if len(self.args) > 1 else None
+        return DEFINITIONS[self.act_name](self.args[0], param)
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return _derivative_at(self.func, self._act(), self.args[0], self.args[1] if len(self.args) > 1 else None)
+
+    def _print_as_definition(self, printer):
+        return printer._print(self.definition())
+
+    _numpycode = _print_as_definition
+    _mpmathcode = _print_as_definition
+    _lambdacode = _print_as_definition
+    _pythoncode = _print_as_definition
+
+
+def _derivative_at(cls, act: ActSpec, arg: sp.Expr, param: sp.Expr | None) -> sp.Expr:
+    result = derive_activation(act)
+    if act.name == "sigmoid" and result.derivation["sigmoid.closed"].holds:
+        # sigma' = sigma (1 - sigma): the proven closed form, in terms of this opaque function
+        return result.closed.xreplace({sigma_f(zs): cls(arg)}).xreplace({zs: arg})
+    if act.name == "tanh" and result.derivation["tanh.closed"].holds and _tanh_is_its_definition():
+        # tanh' = 1 - tanh^2: the proven closed form (SymPy's tanh proven equal to the definition)
+        return result.closed.xreplace({sp.tanh(zs): cls(arg)}).xreplace({zs: arg})
+    subs = {zs: arg}
+    if param is not None:
+        subs[alpha] = param
+    if arg.is_Number:
+        return result.fprime.xreplace(subs)
+    # Heaviside(arg, 0) would ask SymPy for the sign of a huge argument (DESIGN.md: ~110 s per parameter): keep
+    # the step function unevaluated until numbers are substituted (xreplace re-evaluates it then).
+    return result.fprime.replace(
+        lambda e: isinstance(e, sp.Heaviside),
+        lambda e: sp.Heaviside(*[arg_.xreplace(subs) for arg_ in e.args], evaluate=False),
+    ).xreplace(subs)
+
+
+@cache
+def _tanh_is_its_definition() -> bool:
+    from derive.core.proof import prove_equal
+
+    return prove_equal(sp.tanh(zs), DEFINITIONS["tanh"](zs, None)).holds is True
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def activation_function(name: str) -> type:
+    """The opaque :class:`ProvenActivation` subclass for an activation name (not softmax, not identity)."""
+    if name in ("identity", "softmax") or name not in DEFINITIONS:
+        raise ValueError(f"no opaque function for activation {name!r}")
+    if name not in _CLASSES:
+        cls = type(name, (ProvenActivation,), {"act_name": name, "__module__": __name__})
+        _CLASSES[name] = cls
+        globals()[name] = cls  # importable by name, so expressions holding it can be pickled
+    return _CLASSES[name]
+
+
+def _uses(act: ActSpec) -> tuple[str, ...]:
+    if act.name == "identity":
+        return ()
+    if act.name == "softmax":
+        return ("softmax.def",)
+    labels = [f"{act.name}.def", f"{act.name}.diff"]
+    if act.name in ("sigmoid", "tanh"):
+        labels.append(f"{act.name}.closed")
+    if act.name == "relu":
+        labels.append("relu.convention")
+    return tuple(labels)
+
+
+@dataclass
+class ComposedModel:
+    """The forward pass and the cost of a model, written out symbolically (see the module doc)."""
+
+    spec: ModelSpec
+    m: int
+    theta: dict[str, sp.Matrix]
+    theta_symbols: list[sp.Expr]
+    x: list[list[sp.Expr]]
+    y: list[list[sp.Expr]]
+    z: list[list[list[sp.Expr]]]
+    a: list[list[list[sp.Expr]]]
+    per_sample_cost: list[sp.Expr]
+    cost: sp.Expr
+    uses: tuple[str, ...] = field(default_factory=tuple)
+
+    def block_of(self, symbol: sp.Expr) -> str:
+        """The parameter block (``W2``, ``b1``) a parameter symbol belongs to."""
+        if isinstance(symbol, sp.Indexed) and symbol.base in (w_base, b_base):
+            kind = "W" if symbol.base == w_base else "b"
+            return f"{kind}{int(symbol.indices[0])}"
+        raise KeyError(f"{symbol} is not a parameter symbol")
+
+
+def _param_matrix(spec: ModelSpec, l: int, kind: str) -> sp.Matrix:
+    rows, cols = spec.param_shapes()[f"{kind}{l}"]
+    cols_layout = spec.layout == "columns"
+    if kind == "W":
+        # book index w^l_{jk}: unit j of layer l, unit k of layer l-1
+        return sp.Matrix(rows, cols, lambda r, c: w_base[l, r + 1, c + 1] if cols_layout else w_base[l, c + 1, r + 1])
+    return sp.Matrix(rows, cols, lambda r, c: b_base[l, (r if cols_layout else c) + 1])
+
+
+def _softmax_definition() -> tuple[sp.Expr, sp.Symbol, sp.Symbol]:
+    """softmax's index-form definition exp(z^L_i) / Σ_k exp(z^L_k), its unit index i and its width symbol n."""
+    step = derive_softmax(SOFTMAX_WIDTH).derivation["softmax.def"]
+    i = step.lhs.indices[1]
+    (_k, _lo, width), = next(iter(step.rhs.atoms(sp.Sum))).limits
+    return step.rhs, i, width
+
+
+@cache
+def _softmax_at(width: int) -> tuple[sp.Expr, ...]:
+    """softmax at a concrete width: a_j in terms of z[L, 1..width] (instantiated from the definition)."""
+    rhs, i, nn = _softmax_definition()
+    return tuple(rhs.subs({nn: width, i: j}).doit() for j in range(1, width + 1))
+
+
+def _activate(act: ActSpec, zs_: list[sp.Expr]) -> list[sp.Expr]:
+    if act.name == "identity":
+        return list(zs_)
+    if act.name == "softmax":
+        out_L = derive_softmax(SOFTMAX_WIDTH).derivation["softmax.def"].lhs.indices[0]
+        table = {z_base[out_L, k + 1]: zk for k, zk in enumerate(zs_)}
+        return [s.xreplace(table) for s in _softmax_at(len(zs_))]
+    cls = activation_function(act.name)
+    if act.param is None:
+        return [cls(v) for v in zs_]
+    param = sp.nsimplify(act.param)
+    return [cls(v, param) for v in zs_]
+
+
+def _cost_at(spec: ModelSpec, a_out: list[sp.Expr], y_s: list[sp.Expr]) -> sp.Expr:
+    n = spec.sizes[-1]
+    concrete = derive_cost(spec.cost).C.subs(n_out, n).doit()
+    table = {a_base[L_cost, k + 1]: a_out[k] for k in range(n)}
+    table.update({y_base[k + 1]: y_s[k] for k in range(n)})
+    return concrete.xreplace(table)
+
+
+def compose_model(spec: ModelSpec, *, m: int = 1, fixed: Mapping[sp.Expr, sp.Expr] | None = None) -> ComposedModel:
+    """Compose C(θ) of ``spec`` over a batch of ``m`` symbolic samples (see the module doc)."""
+    if m < 1:
+        raise ValueError(f"batch size m must be at least 1, got {m}")
+    fixed = dict(fixed or {})
+
+    def leaf(sym):
+        return fixed.get(sym, sym)
+
+    theta: dict[str, sp.Matrix] = {}
+    for l in range(1, spec.L + 1):
+        theta[f"W{l}"] = _param_matrix(spec, l, "W")
+        if spec.bias:
+            theta[f"b{l}"] = _param_matrix(spec, l, "b")
+    theta_symbols = [s for name in spec.param_names() for s in theta[name]]  # Matrix iterates row-major
+
+    xs = [[x[s + 1, k + 1] for k in range(spec.sizes[0])] for s in range(m)]
+    ys = [[y_base[s + 1, j + 1] for j in range(spec.sizes[-1])] for s in range(m)]
+
+    cols = spec.layout == "columns"
+    z_all: list[list[list[sp.Expr]]] = [[[] for _ in range(m)]]
+    a_all: list[list[list[sp.Expr]]] = [[[leaf(v) for v in xs[s]] for s in range(m)]]
+    for l in range(1, spec.L + 1):
+        W = theta[f"W{l}"].applyfunc(leaf)
+        bvec = theta[f"b{l}"].applyfunc(leaf) if spec.bias else None
+        n_in, n_l = spec.sizes[l - 1], spec.sizes[l]
+        z_l, a_l = [], []
+        for s in range(m):
+            prev = a_all[l - 1][s]
+            units = []
+            for j in range(n_l):
+                # columns: Z = W A + b, z_j = Σ_k W[j, k] a_k + b[j]; rows: Z = A W + b, z_j = Σ_k a_k W[k, j] + b[j]
+                terms = [(W[j, k] if cols else W[k, j]) * prev[k] for k in range(n_in)]
+                if bvec is not None:
+                    terms.append(bvec[j, 0] if cols else bvec[0, j])
+                units.append(sp.Add(*terms))
+            z_l.append(units)
+            a_l.append(_activate(spec.activations[l - 1], units))
+        z_all.append(z_l)
+        a_all.append(a_l)
+
+    per_sample = [_cost_at(spec, a_all[spec.L][s], [leaf(v) for v in ys[s]]) for s in range(m)]
+    total = sp.Add(*per_sample)
+    cost = total / m if spec.reduction == "mean" else total
+    uses: list[str] = []
+    for act in dict.fromkeys(spec.activations):
+        uses.extend(_uses(act))
+    if spec.cost == "bce":
+        uses.extend(("bce.expand", "bce.textbook"))
+    uses.append(f"{spec.cost}.def")
+    return ComposedModel(spec, m, theta, theta_symbols, xs, ys, z_all, a_all, per_sample, cost, tuple(uses))

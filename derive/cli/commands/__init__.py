@@ -1,0 +1,1 @@
+"""One module per ``bpv`` subcommand (discovered by :mod:`derive.cli.main`)."""

@@ -1,1 +1,0 @@
-"""One module per ``bpv`` subcommand (discovered by :mod:`derive.cli`)."""
