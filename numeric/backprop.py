@@ -51,131 +51,18 @@ __all__ = [
 Array = np.ndarray
 
 
-# ----- activations: value sigma(z) and derivative sigma'(z) from z and the forward value a ------------------------
-# Every branch is a mask on z.real, so the functions stay analytic for the complex step.
-
-
-def _mask_apply(z: Array, pos: Callable[[Array], Array], neg: Callable[[Array], Array]) -> Array:
-    """``pos(z)`` where ``z.real > 0`` and ``neg(z)`` elsewhere, each evaluated only on its own elements."""
-    out = np.empty_like(z)
-    m = z.real > 0
-    out[m] = pos(z[m])
-    out[~m] = neg(z[~m])
-    return out
-
-
-def _sigmoid(z: Array) -> Array:
-    # (1 + tanh(z/2)) / 2: the logistic function with one transcendental, analytic, and without overflow for real
-    # or complex z (NumPy's complex tanh saturates cleanly, so the complex step still gets sech^2(z/2)/4 from the
-    # imaginary part). Its absolute error is below 2.3e-16; tiny values lose relative precision, and nothing here
-    # divides by them (bce with a sigmoid output is fused and computed from z).
-    out = np.tanh(0.5 * z)
-    out *= 0.5
-    out += 0.5
-    return out
-
-
-def _softplus(z: Array) -> Array:
-    # ln(1+e^z) = z + ln(1+e^-z) for z > 0, ln(1+e^z) elsewhere.
-    if not np.iscomplexobj(z):  # the same two branches for real data: max(z, 0) + ln(1 + e^-|z|)
-        return (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))).astype(z.dtype, copy=False)
-    return _mask_apply(z, lambda t: t + np.log1p(np.exp(-t)), lambda t: np.log1p(np.exp(t)))
-
-
-def _real_mask(z: Array, inside: float, outside: float) -> Array:
-    """``inside`` where ``z.real > 0``, ``outside`` elsewhere, in z's real dtype (ReLU'(0) = 0 convention)."""
-    real = z.real.dtype.type
-    return np.where(z.real > 0, real(inside), real(outside))
-
-
-def _log_sum_exp(z: Array, axis: int = -2) -> Array:
-    """ln sum_j e^{z_j} over the units, shifted by the real maximum (a real constant: stays analytic)."""
-    c = np.max(z.real, axis=axis, keepdims=True)
-    return c + np.log(np.sum(np.exp(z - c), axis=axis, keepdims=True))
-
-
-def _softmax(z: Array) -> Array:
-    c = np.max(z.real, axis=-2, keepdims=True)
-    e = np.exp(z - c)
-    return e / np.sum(e, axis=-2, keepdims=True)
-
-
-#: name -> (sigma(z, p), sigma'(z, a, p)); the derivative may use the forward value a = sigma(z).
-ACTIVATION_RULES: dict[str, tuple[Callable[..., Array], Callable[..., Array] | None]] = {
-    "identity": (lambda z, p: z, lambda z, a, p: np.ones_like(z.real)),
-    "sigmoid": (lambda z, p: _sigmoid(z), lambda z, a, p: a * (1.0 - a)),
-    "tanh": (lambda z, p: np.tanh(z), lambda z, a, p: 1.0 - a * a),
-    "relu": (lambda z, p: z * _real_mask(z, 1.0, 0.0), lambda z, a, p: _real_mask(z, 1.0, 0.0)),
-    "leaky_relu": (lambda z, p: z * _real_mask(z, 1.0, p), lambda z, a, p: _real_mask(z, 1.0, p)),
-    "softplus": (lambda z, p: _softplus(z), lambda z, a, p: _sigmoid(z)),
-    "elu": (
-        lambda z, p: _mask_apply(z, lambda t: t, lambda t: p * np.expm1(t)),
-        lambda z, a, p: _mask_apply(z, lambda t: np.ones_like(t), lambda t: p * np.exp(t)),
-    ),
-    "softmax": (lambda z, p: _softmax(z), None),  # not element-wise: its Jacobian is applied in _output_delta
-}
+# Activations and costs are the registry entries of numeric.functions; layers are numeric.layers objects. This
+# module chains them: forward through every layer, BP1 from the cost, then each layer's backward.
 
 
 def _act(spec: ModelSpec, l: int, z: Array) -> Array:
-    act = spec.activations[l - 1]
-    return ACTIVATION_RULES[act.name][0](z, act.param)
-
-
-def _act_prime(spec: ModelSpec, l: int, z: Array, a: Array) -> Array:
-    act = spec.activations[l - 1]
-    fprime = ACTIVATION_RULES[act.name][1]
-    assert fprime is not None, "softmax is an output activation only (the spec forbids it in hidden layers)"
-    return fprime(z, a, act.param)
-
-
-# ----- costs: per-sample cost C_x summed over the output units (axis -2), and dC_x/da --------------------------------
+    layer = spec.layers[l - 1]
+    return layer.activation.value(z, layer.act.param)
 
 
 def _cost_per_sample(spec: ModelSpec, z: Array, a: Array, y: Array) -> Array:
     """C_x for every sample (last axis), computed stably from z where the output activation allows."""
-    out = spec.activations[-1].name
-    n = spec.sizes[-1]
-    if spec.cost == "quadratic":
-        return 0.5 * np.sum((a - y) ** 2, axis=-2)
-    if spec.cost == "squared":
-        return np.sum((a - y) ** 2, axis=-2)
-    if spec.cost == "mse":
-        return np.sum((a - y) ** 2, axis=-2) / n
-    if spec.cost == "cce":  # softmax output (the spec enforces it): -sum_j y_j (z_j - lse(z))
-        return np.sum(y * (_log_sum_exp(z) - z), axis=-2)
-    if spec.cost == "bce":
-        if out == "sigmoid":  # -[y ln s(z) + (1-y) ln(1-s(z))] = softplus(z) - y z
-            return np.sum(_softplus(z) - y * z, axis=-2)
-        log_a = z - _log_sum_exp(z) if out == "softmax" else np.log(a)
-        return -np.sum(y * log_a + (1.0 - y) * np.log1p(-a), axis=-2)
-    raise AssertionError(f"unknown cost {spec.cost}")
-
-
-def _cost_da(spec: ModelSpec, a: Array, y: Array) -> Array:
-    """dC_x/da for the costs that are not fused with their output activation."""
-    n = spec.sizes[-1]
-    if spec.cost == "quadratic":
-        return a - y
-    if spec.cost == "squared":
-        return 2.0 * (a - y)
-    if spec.cost == "mse":
-        return 2.0 * (a - y) / n
-    if spec.cost == "bce":
-        return (a - y) / (a * (1.0 - a))
-    raise AssertionError(f"cost {spec.cost} has no unfused derivative here")
-
-
-def _output_delta(spec: ModelSpec, z: Array, a: Array, y: Array) -> Array:
-    """BP1: delta^L = dC_x/dz^L per sample (unscaled by the batch reduction)."""
-    out = spec.activations[-1].name
-    if spec.cost == "cce":  # softmax + cce fused: a * sum_j y_j - y (= a - y for one-hot y)
-        return a * np.sum(y, axis=-2, keepdims=True) - y
-    if spec.cost == "bce" and out == "sigmoid":  # sigmoid + bce fused
-        return a - y
-    grad_a = _cost_da(spec, a, y)
-    if out == "softmax":  # Jacobian-vector product of softmax: a * (g - sum_j a_j g_j)
-        return a * (grad_a - np.sum(a * grad_a, axis=-2, keepdims=True))
-    return grad_a * _act_prime(spec, spec.L, z, a)
+    return spec.cost_entry.per_sample(spec.output_activation, z, a, y)
 
 
 # ----- validation and layout --------------------------------------------------------------------------------------
@@ -206,7 +93,7 @@ def _check_params(spec: ModelSpec, params: Mapping[str, Any]) -> None:
 def _batch_size(spec: ModelSpec, x: Array) -> int:
     if x.ndim != 2:
         raise BadInput(f"x must be 2-D with shape {spec.x_shape(-1)} (m = batch size), got shape {x.shape}")
-    m = x.shape[1] if spec.layout == "columns" else x.shape[0]
+    m = x.shape[spec.layout.sample_axis]
     if x.shape != spec.x_shape(m):
         raise BadInput(f"x has shape {x.shape}, expected {spec.x_shape(m)} for net {spec.net}, {spec.layout} "
                        f"layout (n_0 = {spec.sizes[0]})")
@@ -230,7 +117,7 @@ def _targets_columns(spec: ModelSpec, y: Any, m: int, dtype: np.dtype) -> Array:
         extra = f" or integer labels of shape ({m},)" if spec.cost == "cce" else ""
         raise BadInput(f"y has shape {y.shape}, expected {spec.y_shape(m)}{extra} ({spec.layout} layout)")
     y = y.astype(dtype, copy=False)
-    return y if spec.layout == "columns" else y.T
+    return spec.layout.to_columns(y)
 
 
 def _working_dtype(params: Mapping[str, Any], x: Array, y: Any) -> np.dtype:
@@ -250,35 +137,28 @@ class _Columns:
         x = np.asarray(x)
         self.m = _batch_size(spec, x)
         self.dtype = _working_dtype(params, x, y if y is not None else x)
-        cols = spec.layout == "columns"
-        self.Ws: list[Array] = []
-        self.bs: list[Array | None] = []
-        for l in range(1, spec.L + 1):
-            W = np.asarray(params[f"W{l}"], dtype=self.dtype)
-            self.Ws.append(W if cols else W.T)
-            if spec.bias:
-                b = np.asarray(params[f"b{l}"], dtype=self.dtype)
-                self.bs.append(b if cols else b.T)
-            else:
-                self.bs.append(None)
-        xd = x.astype(self.dtype, copy=False)
-        self.x = xd if cols else xd.T
+        to_cols = spec.layout.to_columns
+        #: each layer's own parameters, columns layout
+        self.params: list[dict[str, Array]] = [
+            {k: to_cols(np.asarray(params[k], dtype=self.dtype)) for k in layer.param_names()}
+            for layer in spec.layers
+        ]
+        self.x = to_cols(x.astype(self.dtype, copy=False))
         self.y = None if y is None else _targets_columns(spec, y, self.m, self.dtype)
 
 
-def _forward_columns(spec: ModelSpec, c: _Columns) -> tuple[list[Array], list[Array]]:
-    """z^l = W^l a^{l-1} + b^l, a^l = sigma(z^l); returns (zs, activations) with activations[0] = x."""
+def _forward_columns(spec: ModelSpec, c: _Columns) -> tuple[list[Array], list[Array], list[Any]]:
+    """Every layer's forward pass; returns (zs, activations, caches) with activations[0] = x."""
     activation = c.x
     zs: list[Array] = []
     activations = [activation]
-    for l, (W, b) in enumerate(zip(c.Ws, c.bs, strict=True), start=1):
-        z = W @ activation
-        if b is not None:
-            z = z + b
-        zs.append(z)
-        activation = _act(spec, l, z)
+    caches = []
+    for layer, p in zip(spec.layers, c.params, strict=True):
+        activation, cache = layer.forward(p, activation)
+        zs.append(cache[1])
         activations.append(activation)
-    return zs, activations
+        caches.append(cache)
+    return zs, activations, caches
 
 
 def _reduce(spec: ModelSpec, per_sample: Array, m: int) -> Array:
@@ -301,13 +181,9 @@ def forward_cache(spec: ModelSpec, params: Mapping[str, Any], x: Any) -> tuple[l
     (``(n_l, m)`` for columns, ``(m, n_l)`` for rows).
     """
     c = _Columns(spec, params, x)
-    zs, activations = _forward_columns(spec, c)
-    if spec.layout == "rows":
-        zs = [z.T for z in zs]
-        activations = [np.asarray(x)] + [a.T for a in activations[1:]]
-    else:
-        activations[0] = np.asarray(x)
-    return zs, activations
+    zs, activations, _ = _forward_columns(spec, c)
+    back = spec.layout.from_columns
+    return [back(z) for z in zs], [np.asarray(x)] + [back(a) for a in activations[1:]]
 
 
 def forward(spec: ModelSpec, params: Mapping[str, Any], x: Any) -> Array:
@@ -318,7 +194,7 @@ def forward(spec: ModelSpec, params: Mapping[str, Any], x: Any) -> Array:
 def loss(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> float | complex:
     """The cost C: the per-sample costs averaged (``mean``) or summed over the batch. complex for complex input."""
     c = _Columns(spec, params, x, y)
-    zs, activations = _forward_columns(spec, c)
+    zs, activations, _ = _forward_columns(spec, c)
     return _scalar(_reduce(spec, _cost_per_sample(spec, zs[-1], activations[-1], c.y), c.m))
 
 
@@ -330,28 +206,19 @@ def gradients(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> dic
     BP4 dC/dW^l = delta^l (a^{l-1})^T, averaged (or summed) over the batch. The 1/m is applied once, to the sums.
     """
     c = _Columns(spec, params, x, y)
-    zs, activations = _forward_columns(spec, c)
+    zs, activations, caches = _forward_columns(spec, c)
     scale = 1.0 / c.m if spec.reduction == "mean" else 1.0
-    L = spec.L
-    nabla_w: list[Array] = [np.empty(0)] * L
-    nabla_b: list[Array] = [np.empty(0)] * L
-    # Nielsen's indexing: position -1 is the last layer, -l the l-th from the end.
-    delta = _output_delta(spec, zs[-1], activations[-1], c.y)  # BP1, (n_L, m)
-    nabla_w[-1] = scale * (delta @ activations[-2].T)  # BP4
-    nabla_b[-1] = scale * np.sum(delta, axis=1, keepdims=True)  # BP3
-    for l in range(2, L + 1):
-        z = zs[-l]
-        sp = _act_prime(spec, L - l + 1, z, activations[-l])
-        delta = (c.Ws[-l + 1].T @ delta) * sp  # BP2 (a plain transpose, never a conjugate)
-        nabla_w[-l] = scale * (delta @ activations[-l - 1].T)
-        nabla_b[-l] = scale * np.sum(delta, axis=1, keepdims=True)
+    out = spec.layers[-1]
+    delta = spec.cost_entry.output_delta(out.activation, zs[-1], activations[-1], c.y, out.act.param)  # BP1
     grads: dict[str, Array] = {}
-    cols = spec.layout == "columns"
-    for l in range(1, L + 1):
-        grads[f"W{l}"] = nabla_w[l - 1] if cols else nabla_w[l - 1].T
-        if spec.bias:
-            grads[f"b{l}"] = nabla_b[l - 1] if cols else nabla_b[l - 1].T
-    return grads
+    g, grads_l = out.backward_from_delta(c.params[-1], delta, caches[-1])  # BP3, BP4
+    grads.update(grads_l)
+    for layer, p, cache in zip(spec.layers[-2::-1], c.params[-2::-1], caches[-2::-1], strict=True):
+        g, grads_l = layer.backward(p, g, cache)  # BP2 inside: delta^l = ((W^{l+1})^T delta^{l+1}) * f'(z^l)
+        grads.update(grads_l)
+    # the 1/m of a mean is applied once, to the sums over the batch
+    back = spec.layout.from_columns
+    return {k: back(scale * grads[k]) for k in spec.param_names()}
 
 
 # ----- many perturbed losses in one call (for the vectorised exhaustive check) -----------------------------------
@@ -359,19 +226,14 @@ def gradients(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> dic
 
 def _unit_and_input(spec: ModelSpec, name: str, flat: Array) -> tuple[int, Array, Array | None]:
     """Layer l, output unit j and input unit k (None for a bias) of flat indices into parameter ``name``."""
-    if not (isinstance(name, str) and name[:1] in "Wb" and name[1:].isdigit()):
+    layer = next((layer for layer in spec.layers if name in layer.param_names()), None)
+    if layer is None:
         raise BadInput(f"{name!r} is not a parameter of {spec.title}; parameters: {', '.join(spec.param_names())}")
-    l = int(name[1:])
-    if name not in spec.param_shapes():
-        raise BadInput(f"{name!r} is not a parameter of {spec.title}; parameters: {', '.join(spec.param_names())}")
-    n_in, n_out = spec.sizes[l - 1], spec.sizes[l]
-    if name[0] == "b":
-        return l, flat, None
-    if spec.layout == "columns":  # W is (n_out, n_in)
-        j, k = np.divmod(flat, n_in)
-    else:  # W is (n_in, n_out)
-        k, j = np.divmod(flat, n_out)
-    return l, j, k
+    if name == layer.b:
+        return layer.index, flat, None
+    _, cols = layer.param_shapes(spec.layout)[name]
+    j, k = np.divmod(flat, cols) if spec.layout.columns else np.divmod(flat, cols)[::-1]
+    return layer.index, j, k
 
 
 class SpecLoss:
@@ -401,7 +263,7 @@ class SpecLoss:
         size = int(np.prod(spec.param_shapes()[name])) if name in spec.param_shapes() else 0
         if flat.size and (flat.min() < 0 or flat.max() >= size):
             raise BadInput(f"perturbed: flat indices into {name} must lie in 0..{size - 1}")
-        zs, activations = _forward_columns(spec, c)
+        zs, activations, _ = _forward_columns(spec, c)
         l, j, k = _unit_and_input(spec, name, flat)
         widest = max(spec.sizes[min(l + 1, spec.L):])  # the stacked arrays start at z^{l+1} (z^L if l = L)
         if chunk is None:
@@ -428,21 +290,12 @@ class SpecLoss:
             a_j = _act(spec, l, zs[l - 1][j] + dz)  # element-wise activation of the changed rows only
             da = a_j - activations[l][j]
             # z^{l+1} + W^{l+1}[:, j] (outer) da, a rank-one update per perturbation: (P, n_{l+1}, m)
-            z = zs[l][None] + c.Ws[l][:, j].T[:, :, None] * da[:, None, :]
-            for layer in range(l + 2, L + 1):
-                a = _act(spec, layer - 1, z)
-                z = _stacked_matmul(c.Ws[layer - 1], a)
-                if c.bs[layer - 1] is not None:
-                    z = z + c.bs[layer - 1]
+            nxt = spec.layers[l]
+            z = zs[l][None] + c.params[l][nxt.W][:, j].T[:, :, None] * da[:, None, :]
+            for layer, p in zip(spec.layers[l + 1:], c.params[l + 1:], strict=True):
+                z = layer.pre_activation(p, _act(spec, layer.index - 1, z))
         a = _act(spec, L, z)
         return _reduce(spec, _cost_per_sample(spec, z, a, c.y), c.m)
-
-
-def _stacked_matmul(W: Array, a: Array) -> Array:
-    """W @ a[p] for every p of a stack a (P, n, m), as one matrix product (n_out, n) x (n, P*m)."""
-    P, n, m = a.shape
-    flat = np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(n, P * m)
-    return (W @ flat).reshape(W.shape[0], P, m).transpose(1, 0, 2)
 
 
 def problem(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any

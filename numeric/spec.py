@@ -15,13 +15,19 @@ The conventions are those of ``shared/DESIGN.md``: ``W^l`` is ``(n_l, n_{l-1})``
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from numeric.errors import SpecError
+from numeric.functions import ACTIVATIONS as FUNCTION_ACTIVATIONS
+from numeric.functions import COSTS as FUNCTION_COSTS
+from numeric.functions import Activation, Cost
+from numeric.layers import Dense
 
 __all__ = [
     "ACTIVATIONS",
@@ -29,42 +35,68 @@ __all__ = [
     "LAYOUTS",
     "REDUCTIONS",
     "ActSpec",
+    "Layout",
     "ModelSpec",
     "parse_activations",
     "parse_net",
 ]
 
-#: Known activations and the default of their parameter (None: the activation has no parameter).
-ACTIVATIONS: dict[str, float | None] = {
-    "identity": None,
-    "sigmoid": None,
-    "tanh": None,
-    "relu": None,
-    "leaky_relu": 0.01,
-    "softplus": None,
-    "elu": 1.0,
-    "softmax": None,
-}
-#: Range of each activation's output, used by the compatibility table (bce wants values in (0, 1)).
-OUTPUT_RANGE: dict[str, str] = {
-    "identity": "(-inf, inf)",
-    "sigmoid": "(0, 1)",
-    "tanh": "(-1, 1)",
-    "relu": "[0, inf)",
-    "leaky_relu": "(-inf, inf)",
-    "softplus": "(0, inf)",
-    "elu": "(-alpha, inf)",
-    "softmax": "(0, 1), summing to 1",
-}
-COSTS: dict[str, str] = {
-    "quadratic": "1/2 ||a - y||^2",
-    "squared": "||a - y||^2",
-    "mse": "mean over the outputs of (a - y)^2",
-    "bce": "binary cross-entropy -[y ln a + (1 - y) ln(1 - a)]",
-    "cce": "categorical cross-entropy -sum_j y_j ln a_j",
-}
 REDUCTIONS = ("mean", "sum")
-LAYOUTS = ("columns", "rows")
+
+
+class Layout(str, enum.Enum):
+    """Where the samples of a batch go: the columns of X (the default) or its rows.
+
+    Columns: X is (n_0, m), W^l is (n_l, n_{l-1}), b^l is (n_l, 1). Rows transposes everything, as row-major
+    tutorials write it: X is (m, n_0), W^l is (n_{l-1}, n_l), b^l is (1, n_l).
+    """
+
+    COLUMNS = "columns"
+    ROWS = "rows"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, text: str | Layout) -> Layout:
+        try:
+            return cls(text)
+        except ValueError:
+            raise SpecError(f"unknown layout {text!r}; use one of: {', '.join(LAYOUTS)}") from None
+
+    @property
+    def columns(self) -> bool:
+        return self is Layout.COLUMNS
+
+    def matrix(self, n_out: int, n_in: int) -> tuple[int, int]:
+        """The shape of a weight matrix from n_in to n_out units."""
+        return (n_out, n_in) if self.columns else (n_in, n_out)
+
+    def vector(self, n: int) -> tuple[int, int]:
+        """The shape of a per-unit vector (a bias): a column (n, 1) or a row (1, n)."""
+        return (n, 1) if self.columns else (1, n)
+
+    def batch(self, n: int, m: int) -> tuple[int, int]:
+        """The shape of n units for m samples."""
+        return (n, m) if self.columns else (m, n)
+
+    def to_columns(self, array: Any) -> Any:
+        """An array of this layout in the columns working layout (a view, no copy)."""
+        return array if self.columns else array.T
+
+    def from_columns(self, array: Any) -> Any:
+        return array if self.columns else array.T
+
+    @property
+    def sample_axis(self) -> int:
+        return 1 if self.columns else 0
+
+
+LAYOUTS = tuple(layout.value for layout in Layout)
+
+#: the registries' names, for help texts and validation (the entries themselves live in numeric.functions)
+ACTIVATIONS: dict[str, float | None] = {name: entry.param for name, entry in FUNCTION_ACTIVATIONS.items()}
+COSTS: dict[str, str] = {name: entry.summary for name, entry in FUNCTION_COSTS.items()}
 
 
 @dataclass(frozen=True)
@@ -75,17 +107,26 @@ class ActSpec:
     param: float | None = None
 
     def __str__(self) -> str:
-        return self.name if self.param is None else f"{self.name}:{self.param:g}"
+        if self.param is None:
+            return self.name
+        # the text identifies the model (hashes, cache keys, kernel names): short where that loses no digit
+        short = f"{self.param:g}"
+        return f"{self.name}:{short if float(short) == self.param else repr(self.param)}"
+
+    @property
+    def entry(self) -> Activation:
+        """The registry entry (:data:`numeric.functions.ACTIVATIONS`)."""
+        return FUNCTION_ACTIVATIONS[self.name]
 
     @classmethod
     def parse(cls, text: str) -> ActSpec:
         """Parse ``name`` or ``name:param``; the parameter defaults as in :data:`ACTIVATIONS`."""
         name, sep, raw = text.strip().partition(":")
         name = name.strip()
-        if name not in ACTIVATIONS:
-            known = ", ".join(ACTIVATIONS)
+        if name not in FUNCTION_ACTIVATIONS:
+            known = ", ".join(FUNCTION_ACTIVATIONS)
             raise SpecError(f"unknown activation {name!r}; known activations: {known}")
-        default = ACTIVATIONS[name]
+        default = FUNCTION_ACTIVATIONS[name].param
         if not sep:
             return cls(name, default)
         if default is None:
@@ -134,14 +175,16 @@ def parse_activations(text: str | Sequence[str], n_layers: int) -> tuple[ActSpec
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A fully connected network and its conventions. Build it with :meth:`build` (validates)."""
+    """A network (a sequence of :mod:`numeric.layers`) and its conventions. Build it with :meth:`build`.
 
-    sizes: tuple[int, ...]
-    activations: tuple[ActSpec, ...]
+    ``layers`` is the network; ``sizes``, ``activations`` and ``bias`` are views of it, so code written for the
+    dense MLP keeps reading ``spec.sizes`` while new layer kinds join the sequence.
+    """
+
+    layers: tuple[Dense, ...]
     cost: str
     reduction: str = "mean"
-    layout: str = "columns"
-    bias: bool = True
+    layout: Layout = Layout.COLUMNS
     name: str | None = None
     description: str = field(default="", compare=False)
 
@@ -153,12 +196,12 @@ class ModelSpec:
         activations: str | Sequence[str] = "sigmoid",
         cost: str = "quadratic",
         reduction: str = "mean",
-        layout: str = "columns",
+        layout: str | Layout = "columns",
         bias: bool = True,
         name: str | None = None,
         description: str = "",
     ) -> ModelSpec:
-        """Validate and build a spec.
+        """Validate and build a dense network.
 
         ``sizes`` is ``"3-30-10"`` or ``[3, 30, 10]``; ``activations`` one name for all layers or one per layer
         (``"sigmoid,relu"`` or a list); parameters after a colon (``leaky_relu:0.1``). Raises :class:`SpecError`.
@@ -172,42 +215,68 @@ class ModelSpec:
             if any(n < 1 for n in sizes_t):
                 raise SpecError(f"every layer size must be at least 1, got {list(sizes_t)}")
         acts = parse_activations(activations, len(sizes_t) - 1)
-        if cost not in COSTS:
-            raise SpecError(f"unknown cost {cost!r}; known costs: {', '.join(COSTS)}")
+        if cost not in FUNCTION_COSTS:
+            raise SpecError(f"unknown cost {cost!r}; known costs: {', '.join(FUNCTION_COSTS)}")
         if reduction not in REDUCTIONS:
             raise SpecError(f"unknown reduction {reduction!r}; use one of: {', '.join(REDUCTIONS)}")
-        if layout not in LAYOUTS:
-            raise SpecError(f"unknown layout {layout!r}; use one of: {', '.join(LAYOUTS)}")
-        spec = cls(sizes_t, acts, cost, reduction, layout, bool(bias), name, description)
+        layers = tuple(Dense(l, sizes_t[l - 1], sizes_t[l], act, bool(bias)) for l, act in enumerate(acts, start=1))
+        spec = cls(layers, cost, reduction, Layout.parse(layout), name, description)
         spec._check_compatible()
         return spec
 
     def _check_compatible(self) -> None:
-        for l, act in enumerate(self.activations, start=1):
-            if act.name == "softmax" and l != self.L:
+        for layer in self.layers:
+            entry = layer.activation
+            if entry.output_only and layer.index != self.L:
                 raise SpecError(
-                    f"softmax in hidden layer {l}: softmax is only allowed as the output activation "
-                    f"(layer {self.L}); use e.g. relu or sigmoid there"
+                    f"{entry.name} in hidden layer {layer.index}: {entry.name} is only allowed as the output "
+                    f"activation (layer {self.L}); use e.g. relu or sigmoid there"
                 )
-        out = self.activations[-1]
-        if out.name == "softmax" and self.sizes[-1] < 2:
-            raise SpecError("softmax output needs at least 2 units (a 1-unit softmax is constant 1); use sigmoid+bce")
-        if self.cost == "cce" and out.name != "softmax":
+        out = self.output_activation
+        if self.sizes[-1] < out.min_units:
+            raise SpecError(f"{out.name} output needs at least {out.min_units} units (a 1-unit softmax is "
+                            "constant 1); use sigmoid+bce")
+        need = self.cost_entry.requires_output
+        if need is not None and out.name != need:
             raise SpecError(
-                f"cost cce wants a softmax output layer (its outputs are class probabilities), got {out}; "
-                "use --act ...,softmax or cost bce with a sigmoid output"
+                f"cost {self.cost} wants a {need} output layer (its outputs are class probabilities), got "
+                f"{self.activations[-1]}; use --act ...,{need} or cost bce with a sigmoid output"
             )
 
     def warnings(self) -> list[str]:
         """Legal but questionable combinations, each explained in one sentence."""
-        out = self.activations[-1]
+        out = self.output_activation
         found = []
-        if self.cost == "bce" and out.name not in ("sigmoid", "softmax"):
+        if self.cost_entry.wants_probabilities and not out.probabilities:
             found.append(
-                f"cost bce wants an output in (0, 1) but {out.name} gives values in {OUTPUT_RANGE[out.name]}, "
+                f"cost {self.cost} wants an output in (0, 1) but {out.name} gives values in {out.output_range}, "
                 "where ln(a) or ln(1 - a) is undefined; use a sigmoid output"
             )
         return found
+
+    # ----- views of the layers --------------------------------------------------------------------------------
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``(n_0, n_1, ..., n_L)``."""
+        return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
+
+    @property
+    def activations(self) -> tuple[ActSpec, ...]:
+        return tuple(layer.act for layer in self.layers)
+
+    @property
+    def bias(self) -> bool:
+        return all(layer.bias for layer in self.layers)
+
+    @property
+    def output_activation(self) -> Activation:
+        """The registry entry of the output layer's activation."""
+        return self.layers[-1].activation
+
+    @property
+    def cost_entry(self) -> Cost:
+        """The registry entry of the cost (:data:`numeric.functions.COSTS`)."""
+        return FUNCTION_COSTS[self.cost]
 
     # ----- derived facts ------------------------------------------------------------------------------------
     @property
@@ -217,35 +286,23 @@ class ModelSpec:
 
     def param_names(self) -> list[str]:
         """Parameter keys in order: ``W1, b1, W2, b2, ...`` (no ``b`` keys without biases)."""
-        names = []
-        for l in range(1, self.L + 1):
-            names.append(f"W{l}")
-            if self.bias:
-                names.append(f"b{l}")
-        return names
+        return [name for layer in self.layers for name in layer.param_names()]
 
     def param_shapes(self) -> dict[str, tuple[int, int]]:
         """Shape of every parameter, per layout (DESIGN.md § Conventions)."""
-        shapes: dict[str, tuple[int, int]] = {}
-        for l in range(1, self.L + 1):
-            n_in, n_out = self.sizes[l - 1], self.sizes[l]
-            cols = self.layout == "columns"
-            shapes[f"W{l}"] = (n_out, n_in) if cols else (n_in, n_out)
-            if self.bias:
-                shapes[f"b{l}"] = (n_out, 1) if cols else (1, n_out)
-        return shapes
+        return {name: shape for layer in self.layers for name, shape in layer.param_shapes(self.layout).items()}
 
     def x_shape(self, m: int) -> tuple[int, int]:
         """Shape of a batch of ``m`` inputs."""
-        return (self.sizes[0], m) if self.layout == "columns" else (m, self.sizes[0])
+        return self.layout.batch(self.sizes[0], m)
 
     def y_shape(self, m: int) -> tuple[int, int]:
         """Shape of a batch of ``m`` targets (one-hot for cce)."""
-        return (self.sizes[-1], m) if self.layout == "columns" else (m, self.sizes[-1])
+        return self.layout.batch(self.sizes[-1], m)
 
     @property
     def n_params(self) -> int:
-        return sum(r * c for r, c in self.param_shapes().values())
+        return sum(layer.n_params for layer in self.layers)
 
     @property
     def net(self) -> str:
@@ -299,13 +356,14 @@ class ModelSpec:
 
     # ----- serialisation ------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The spec as JSON data; ``layers`` lists each layer (``from_dict`` reads the dense view)."""
         return {
             "name": self.name,
             "sizes": list(self.sizes),
             "activations": [str(a) for a in self.activations],
             "cost": self.cost,
             "reduction": self.reduction,
-            "layout": self.layout,
+            "layout": self.layout.value,
             "bias": self.bias,
         }
 
@@ -315,6 +373,9 @@ class ModelSpec:
             d["sizes"], d["activations"], d["cost"], d.get("reduction", "mean"), d.get("layout", "columns"),
             d.get("bias", True), d.get("name"),
         )
+
+    def layers_dict(self) -> list[dict]:
+        return [layer.to_dict() for layer in self.layers]
 
     def hash(self) -> str:
         """A stable hex digest of everything that changes the mathematics (not the name)."""

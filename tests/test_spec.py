@@ -54,7 +54,7 @@ def test_activation_parameters_use_a_colon():
         ("3-1", "softmax", "cce", "at least 2 units"),
         ("3-2", "sigmoid", "cce", "cce wants a softmax output"),
         ("3-4-2", "sigmoid,relu,relu", "quadratic", "names 3 activations but the net has 2 layers"),
-        ("3-2", "swish", "quadratic", "unknown activation 'swish'; known activations: identity"),
+        ("3-2", "mish", "quadratic", "unknown activation 'mish'; known activations: identity"),
         ("3-2", "leaky_relu:abc", "quadratic", "not a number"),
         ("3-2", "sigmoid:2", "quadratic", "takes no parameter"),
         ("3-2", "sigmoid", "hinge", "unknown cost 'hinge'"),

@@ -10,11 +10,10 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Progress", "atomic_write_bytes", "atomic_write_text", "write_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "write_json"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -48,27 +47,3 @@ def write_json(target: str, obj: Any) -> None:
         sys.stdout.flush()
     else:
         atomic_write_text(target, text)
-
-
-class Progress:
-    """Progress lines on stderr for long work: ``[2/6] regression: derivation ... 1.2 s``.
-
-    Quiet when ``enabled`` is False (e.g. JSON to stdout should stay clean) and never changes results.
-    """
-
-    def __init__(self, total: int, enabled: bool = True, stream=None):
-        self.total = total
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.done = 0
-        self.t0 = time.perf_counter()
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if self.enabled:
-            dt = time.perf_counter() - self.t0
-            print(f"[{self.done}/{self.total}] {label} ({dt:.1f} s)", file=self.stream, flush=True)
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            print(text, file=self.stream, flush=True)

@@ -16,6 +16,7 @@ Step kinds:
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,9 +25,47 @@ import sympy as sp
 
 from derive.core.proof import Check, prove_equal
 
-__all__ = ["KINDS", "Derivation", "Step"]
+__all__ = ["KINDS", "Derivation", "Role", "Step", "StepKind"]
 
-KINDS = ("definition", "axiom", "convention", "derived", "claim")
+
+class StepKind(str, enum.Enum):
+    """What a step is (see the module doc); a ``str`` so that JSON and old comparisons read the value."""
+
+    DEFINITION = "definition"
+    AXIOM = "axiom"
+    CONVENTION = "convention"
+    DERIVED = "derived"
+    CLAIM = "claim"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def unchecked(self) -> bool:
+        """Definitions and axioms are stated, not checked: they hold by construction."""
+        return self in (StepKind.DEFINITION, StepKind.AXIOM)
+
+
+KINDS = tuple(kind.value for kind in StepKind)
+
+
+class Role(str, enum.Enum):
+    """What a derivation is *for*, so that readers (the report, the CLI) find it by role, never by its title."""
+
+    ACTIVATION = "activation"  # an activation's derivative from its definition
+    SOFTMAX = "softmax"  # the softmax Jacobian
+    COST = "cost"  # a cost and its derivative dC/da
+    OUTPUT_ERROR = "output_error"  # delta^L for an (output activation, cost) pair
+    GENERAL_RULE = "general_rule"  # BP1-BP4 for every width
+    FIXED_WIDTH = "fixed_width"  # BP1-BP4 at small widths, no axiom
+    BATCH = "batch"  # the batch matrix forms
+    END_TO_END = "end_to_end"  # sympy.diff of the composed cost against BP
+    STABLE_FORMS = "stable_forms"  # the forms a kernel prints
+    MODEL = "model"  # a whole model's derivation
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -36,27 +75,29 @@ class Step:
     label: str
     lhs: sp.Basic
     rhs: sp.Basic
-    kind: str
+    kind: StepKind
     justification: str
     check: Check | None = None
     depends: tuple[str, ...] = ()
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown step kind {self.kind!r}; one of {KINDS}")
+        try:
+            self.kind = StepKind(self.kind)
+        except ValueError:
+            raise ValueError(f"unknown step kind {self.kind!r}; one of {KINDS}") from None
 
     @property
     def holds(self) -> bool | None:
         """True for definitions and axioms; otherwise the check's verdict (None if not checked)."""
-        if self.kind in ("definition", "axiom"):
+        if self.kind.unchecked:
             return True
         return None if self.check is None else self.check.holds
 
     @property
     def method(self) -> str:
-        if self.kind in ("definition", "axiom"):
-            return self.kind
+        if self.kind.unchecked:
+            return self.kind.value
         return self.check.method if self.check else "not checked"
 
     def verdict(self) -> str:
@@ -67,7 +108,7 @@ class Step:
 
         return {
             "label": self.label,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "justification": self.justification,
             "lhs_latex": book_latex(self.lhs),
             "rhs_latex": book_latex(self.rhs),
@@ -88,13 +129,16 @@ class Derivation:
     title: str
     steps: list[Step] = field(default_factory=list)
     summary: str = ""
+    role: Role = Role.OTHER
+    #: the layer, activation or cost the derivation is about (``3``, ``"relu"``, ``"bce"``), for readers
+    subject: object = None
 
     # ----- building ----------------------------------------------------------------------------------------
     def define(self, label: str, lhs, rhs, justification: str = "definition", note: str = "") -> Step:
-        return self._add(Step(label, lhs, rhs, "definition", justification, note=note))
+        return self._add(Step(label, lhs, rhs, StepKind.DEFINITION, justification, note=note))
 
     def axiom(self, label: str, lhs, rhs, justification: str, note: str = "") -> Step:
-        return self._add(Step(label, lhs, rhs, "axiom", justification, note=note))
+        return self._add(Step(label, lhs, rhs, StepKind.AXIOM, justification, note=note))
 
     def derive(
         self, label: str, lhs, rhs, justification: str, *, expected=None, depends: Iterable[str] = (),
@@ -102,7 +146,7 @@ class Derivation:
     ) -> Step:
         """A step computed by SymPy. ``expected`` (default ``lhs``) is re-derived independently and compared."""
         check = prove_equal(lhs if expected is None else expected, rhs, **check_options)
-        return self._add(Step(label, lhs, rhs, "derived", justification, check, tuple(depends), note))
+        return self._add(Step(label, lhs, rhs, StepKind.DERIVED, justification, check, tuple(depends), note))
 
     def claim(
         self, label: str, lhs, rhs, derived, justification: str, *, depends: Iterable[str] = (), note: str = "",
@@ -110,10 +154,10 @@ class Derivation:
     ) -> Step:
         """A textbook form ``lhs = rhs`` checked against the ``derived`` expression for ``lhs``."""
         check = prove_equal(derived, rhs, **check_options)
-        return self._add(Step(label, lhs, rhs, "claim", justification, check, tuple(depends), note))
+        return self._add(Step(label, lhs, rhs, StepKind.CLAIM, justification, check, tuple(depends), note))
 
     def convention(self, label: str, lhs, rhs, check: Check, justification: str, note: str = "") -> Step:
-        return self._add(Step(label, lhs, rhs, "convention", justification, check, note=note))
+        return self._add(Step(label, lhs, rhs, StepKind.CONVENTION, justification, check, note=note))
 
     def add(self, step: Step) -> Step:
         return self._add(step)
@@ -152,12 +196,13 @@ class Derivation:
         """Digest of every step's label, kind and expressions (srepr): changes when the mathematics changes."""
         h = hashlib.sha256(self.title.encode())
         for s in self.steps:
-            h.update(f"{s.label}|{s.kind}|{sp.srepr(s.lhs)}|{sp.srepr(s.rhs)}".encode())
+            h.update(f"{s.label}|{s.kind.value}|{sp.srepr(s.lhs)}|{sp.srepr(s.rhs)}".encode())
         return h.hexdigest()[:16]
 
     def to_dict(self) -> dict:
         return {
             "title": self.title,
+            "role": self.role.value,
             "summary": self.summary,
             "holds": self.holds,
             "hash": self.hash(),

@@ -1,0 +1,134 @@
+"""Layers as objects, NumPy side: parameter names and shapes, and the NumPy forward/backward reference.
+
+A network is a sequence of layers (``ModelSpec.layers``). Each layer follows one protocol, CS231n's pair with a
+cache, in the **columns** working layout (samples are the last axis; :class:`~numeric.spec.Layout` converts the
+parameters on the way in and out):
+
+* ``params`` — ``{name: shape}`` in a given layout; names carry the layer index (``W2``, ``b2``);
+* ``forward(p, x) -> (out, cache)`` and ``backward(p, dout, cache) -> (dx, grads)``, ``p`` the layer's own
+  parameters in columns form, ``dout = dC/d(out)``.
+
+The layer takes the whole batch, so layers that couple the samples (batch normalisation) or carry state through
+time (a recurrent layer) fit the same protocol. The SymPy side of each layer (its forward as an index expression,
+its TeX) is :mod:`derive.layers`, paired by ``kind``.
+
+:class:`Dense` is the textbook layer l: z^l = W^l a^{l-1} + b^l, a^l = f(z^l). It is the one place in ``numeric``
+where that affine map is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from numeric.functions import ACTIVATIONS, Activation
+
+__all__ = ["Dense", "Layer", "affine"]
+
+Array = np.ndarray
+
+
+def affine(W: Array, a: Array, b: Array | None) -> Array:
+    """z = W a + b in the columns layout (b is (n, 1) and broadcasts over the samples; None without biases).
+
+    ``a`` may be a stack (P, n, m) of P batches: then it is one matrix product (n_out, n) x (n, P*m), not P small
+    ones (the vectorised finite differences push every perturbation through at once).
+    """
+    if a.ndim == 3:
+        P, n, m = a.shape
+        flat = np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(n, P * m)
+        z = (W @ flat).reshape(W.shape[0], P, m).transpose(1, 0, 2)
+    else:
+        z = W @ a
+    return z if b is None else z + b
+
+
+class Layer(Protocol):
+    """What every layer provides (see the module doc)."""
+
+    kind: ClassVar[str]
+    index: int
+
+    def param_shapes(self, layout: Any) -> dict[str, tuple[int, ...]]: ...
+
+    def forward(self, p: Mapping[str, Array], x: Array) -> tuple[Array, Any]: ...
+
+    def backward(self, p: Mapping[str, Array], dout: Array, cache: Any) -> tuple[Array, dict[str, Array]]: ...
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Layer ``index``: an affine map from ``n_in`` to ``n_out`` units and an element-wise (or softmax) activation.
+
+    ``act`` is an :class:`~numeric.spec.ActSpec` (name and parameter). Parameters ``W{l}`` of shape
+    (n_out, n_in) and ``b{l}`` of shape (n_out, 1) in the columns layout; the rows layout transposes both.
+    """
+
+    kind: ClassVar[str] = "dense"
+    index: int
+    n_in: int
+    n_out: int
+    act: Any  # ActSpec (numeric.spec imports this module)
+    bias: bool = True
+
+    @property
+    def activation(self) -> Activation:
+        return ACTIVATIONS[self.act.name]
+
+    @property
+    def W(self) -> str:
+        return f"W{self.index}"
+
+    @property
+    def b(self) -> str:
+        return f"b{self.index}"
+
+    def param_names(self) -> list[str]:
+        return [self.W, self.b] if self.bias else [self.W]
+
+    def param_shapes(self, layout: Any) -> dict[str, tuple[int, ...]]:
+        """Shapes in ``layout`` (docs/conventions.md § Parameters)."""
+        shapes = {self.W: layout.matrix(self.n_out, self.n_in)}
+        if self.bias:
+            shapes[self.b] = layout.vector(self.n_out)
+        return shapes
+
+    @property
+    def n_params(self) -> int:
+        return self.n_out * self.n_in + (self.n_out if self.bias else 0)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out, "activation": str(self.act),
+                "bias": self.bias}
+
+    # ----- the NumPy reference (columns layout) ------------------------------------------------------------------
+    def pre_activation(self, p: Mapping[str, Array], x: Array) -> Array:
+        return affine(p[self.W], x, p.get(self.b) if self.bias else None)
+
+    def forward(self, p: Mapping[str, Array], x: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+        """a^l = f(W^l a^{l-1} + b^l); the cache keeps (a^{l-1}, z^l, a^l)."""
+        z = self.pre_activation(p, x)
+        a = self.activation.value(z, self.act.param)
+        return a, (x, z, a)
+
+    def delta(self, dout: Array, cache: tuple[Array, Array, Array]) -> Array:
+        """delta^l = dC/dz^l from dC/da^l: (dC/da) * f'(z) (BP2's Hadamard factor), or J^T g for softmax."""
+        _, z, a = cache
+        return self.activation.backward(z, a, dout, self.act.param)
+
+    def backward(self, p: Mapping[str, Array], dout: Array, cache: tuple[Array, Array, Array]
+                 ) -> tuple[Array, dict[str, Array]]:
+        return self.backward_from_delta(p, self.delta(dout, cache), cache)
+
+    def backward_from_delta(self, p: Mapping[str, Array], delta: Array, cache: tuple[Array, Array, Array]
+                            ) -> tuple[Array, dict[str, Array]]:
+        """BP3 dC/db^l = sum_x delta^l_x, BP4 dC/dW^l = delta^l (a^{l-1})^T (summed over the batch: the caller
+        scales once for a mean), and dC/da^{l-1} = (W^l)^T delta^l (a plain transpose, never a conjugate)."""
+        x = cache[0]
+        grads = {self.W: delta @ x.T}
+        if self.bias:
+            grads[self.b] = np.sum(delta, axis=-1, keepdims=True)
+        return p[self.W].T @ delta, grads
