@@ -14,7 +14,7 @@ computed from it:
   ∂C/∂a^l for a hidden layer (dA^l): the network from layer l+1 on, composed on its own with a^l as its input;
   ∂C/∂x (dA^0): the composed cost differentiated by the input;
 * the ones vector 𝟙: as long as the product it stands in needs;
-* σ(v), σ'(v): the activation of the layer v belongs to, from :data:`derive.functions.activations.DEFINITIONS` and its
+* σ(v), σ'(v): the activation of the layer v belongs to, from :data:`derive.functions.registry.ACTIVATIONS` and its
   derived derivative (:func:`derive.functions.activations.derive_activation`).
 
 Course-notes batch names: dW = ∂C/∂W, db = ∂C/∂b; dZ and dA are **ambiguous** unless a convention is given:
@@ -47,8 +47,11 @@ from derive.core.symbols import z as z_base
 from derive.functions.activations import alpha, derive_activation, zs
 from derive.functions.costs import L as L_cost
 from derive.functions.costs import derive_cost, n_out
+from derive.functions.registry import ACTIVATIONS as SYM_ACTIVATIONS
+from derive.functions.registry import COSTS as SYM_COSTS
 from numeric.errors import BadInput
-from numeric.spec import ModelSpec
+from numeric.functions import TargetKind
+from numeric.spec import Layout, ModelSpec
 
 __all__ = [
     "DEFAULT_SPEC",
@@ -149,11 +152,11 @@ def instance_spec(spec: ModelSpec) -> ModelSpec:
     with b = 0) and the columns layout (the evaluator orients matrices for the context's layout).
     """
     sizes = [min(n, 2 if i % 2 == 0 else 3) for i, n in enumerate(spec.sizes)]
-    if spec.activations[-1].name == "softmax":
-        sizes[-1] = max(2, sizes[-1])
+    sizes[-1] = max(spec.output_activation.min_units, sizes[-1])
     # the composed cost is the same function of w^l_{jk} in either layout: the layout only orients the matrices
     # the evaluator builds, so the instance is always composed in the columns layout
-    return ModelSpec.build(sizes, [str(a) for a in spec.activations], spec.cost, spec.reduction, "columns", True)
+    return ModelSpec.build(sizes, [str(a) for a in spec.activations], spec.cost, spec.reduction, Layout.COLUMNS,
+                           True)
 
 
 def _num(v) -> sp.Expr:
@@ -165,7 +168,6 @@ def _num(v) -> sp.Expr:
     return sp.Float(n, DIGITS + 5)
 
 
-_TRANSCENDENTAL = {"sigmoid", "tanh", "softplus", "elu", "softmax"}
 
 
 @dataclass
@@ -188,8 +190,9 @@ class Instance:
     def __post_init__(self):
         self.spec = instance_spec(self.context.spec)
         self.skeleton = compose_model(self.spec, m=1)  # the symbols only (never differentiated)
-        self.exact = not ({a.name for a in self.spec.activations} & _TRANSCENDENTAL) and \
-            self.spec.cost not in ("bce", "cce")
+        # exact rational arithmetic where every function is rational at rational points (registry's ``exact``)
+        self.exact = all(SYM_ACTIVATIONS[a.name].exact for a in self.spec.activations) and \
+            not SYM_COSTS[self.spec.cost].log_domain
         rng = random.Random(self.seed)
         self.points = [self._point(rng) for _ in range(self.n_points)]
 
@@ -209,19 +212,19 @@ class Instance:
             pt[s] = r(-1.0, 1.0)
             if not self.context.spec.bias and s.base == b_base:
                 pt[s] = sp.Integer(0)
-        cost = self.spec.cost
+        target = self.spec.cost_entry.target
         for s in range(1, self.m + 1):
             for k in range(1, self.width(0) + 1):
                 pt[_x[s, k]] = r(-2.0, 2.0)
             n = self.width(self.L)
-            if cost == "cce":
+            if target is TargetKind.CLASSES:  # a probability vector: positive, summing to 1
                 raw = [r(0.05, 1.0) for _ in range(n)]
                 total = sum(raw)
                 for j, q in enumerate(raw, start=1):
                     pt[y_base[s, j]] = q / total
             else:
                 for j in range(1, n + 1):
-                    pt[y_base[s, j]] = r(0.05, 0.95) if cost == "bce" else r(-1.0, 1.0)
+                    pt[y_base[s, j]] = r(0.05, 0.95) if target is TargetKind.BINARY else r(-1.0, 1.0)
         pt[sp.Symbol("x", real=True)] = r(-2.0, 2.0)
         return pt
 
@@ -404,7 +407,7 @@ class Evaluator:
     @property
     def cols(self) -> bool:
         """Samples as columns. Claims without batch quantities use the book's column vectors in every layout."""
-        return self.layout == "columns"
+        return Layout(self.layout).columns
 
     def vec(self, values: list) -> sp.Matrix:
         return sp.Matrix(values) if self.cols else sp.Matrix([values])
@@ -627,8 +630,8 @@ class Evaluator:
 
     def activation(self, e: Act):
         act = self.act_of(e.args[0])
-        if act.name == "softmax":
-            raise NotCheckable("sigma/sigma' of a softmax layer (softmax is not element-wise)")
+        if not act.entry.elementwise:
+            raise NotCheckable(f"sigma/sigma' of a {act.name} layer ({act.name} is not element-wise)")
         v = self.value(e.args[0])
         res = derive_activation(act)
         fn = res.f if e.order == 0 else res.fprime

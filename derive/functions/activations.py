@@ -22,60 +22,27 @@ from functools import cache
 import sympy as sp
 
 from derive.core.proof import Check, prove_equal
-from derive.core.steps import Derivation
+from derive.core.steps import Derivation, Role
+from derive.functions.registry import ACTIVATIONS, alpha, sigma_f
 from numeric.spec import ActSpec
 
 __all__ = [
     "DEFINITIONS",
     "ActivationResult",
     "SoftmaxResult",
+    "alpha",
     "check_derivative",
     "derive_activation",
     "derive_softmax",
+    "sigma_f",
 ]
 
 zs = sp.Symbol("z", real=True)
-alpha = sp.Symbol("alpha", positive=True)
-#: the logistic function as an opaque name, for closed forms written in terms of σ(z)
-sigma_f = sp.Function("sigma")
-elu_f = sp.Function("ELU")
 
-
-def _sigmoid(z, _alpha=None):
-    return 1 / (1 + sp.exp(-z))
-
-
-#: The definitions: the one place each activation is written down (as a function of z and its parameter).
+#: f(z, alpha) of every element-wise activation: a view of the registry (derive.functions.registry), not a table
 DEFINITIONS: dict[str, Callable[[sp.Expr, sp.Expr | None], sp.Expr]] = {
-    "identity": lambda z, _: z,
-    "sigmoid": _sigmoid,
-    "tanh": lambda z, _: (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)),
-    "relu": lambda z, _: sp.Max(0, z),
-    "leaky_relu": lambda z, al: sp.Piecewise((z, z > 0), (al * z, True)),
-    "softplus": lambda z, _: sp.log(1 + sp.exp(z)),
-    "elu": lambda z, al: sp.Piecewise((z, z > 0), (al * (sp.exp(z) - 1), True)),
+    name: entry.definition for name, entry in ACTIVATIONS.items() if entry.definition is not None
 }
-
-#: Textbook closed forms of f'(z): CLAIMS, compared against the derived derivative, never used as derived.
-#: Each maps (z, alpha) to (claim, substitutions that give the claim's names their meaning).
-CLOSED_FORM_CLAIMS: dict[str, Callable[[sp.Expr, sp.Expr | None], tuple[sp.Expr, dict]]] = {
-    "identity": lambda z, _: (sp.Integer(1), {}),
-    "sigmoid": lambda z, _: (sigma_f(z) * (1 - sigma_f(z)), {sigma_f(z): _sigmoid(z)}),
-    "tanh": lambda z, _: (1 - sp.tanh(z) ** 2, {}),
-    "relu": lambda z, _: (sp.Piecewise((1, z > 0), (0, True)), {}),
-    "leaky_relu": lambda z, al: (sp.Piecewise((1, z > 0), (al, True)), {}),
-    "softplus": lambda z, _: (sigma_f(z), {sigma_f(z): _sigmoid(z)}),
-    "elu": lambda z, al: (
-        sp.Piecewise((1, z > 0), (elu_f(z) + al, True)),
-        {elu_f(z): DEFINITIONS["elu"](z, al)},
-    ),
-}
-
-#: Where the derivative jumps (reported as kinks by the checkers, never as failures).
-KINKS = {"relu": (0.0,), "leaky_relu": (0.0,), "elu": (0.0,)}
-
-_NAMES_TEX = {"identity": "id", "sigmoid": "sigma", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LReLU",
-              "softplus": "softplus", "elu": "ELU"}
 
 
 @dataclass
@@ -147,28 +114,30 @@ def check_derivative(
 def derive_activation(act: ActSpec) -> ActivationResult:
     """Derive f' for an element-wise activation from its definition (see module doc)."""
     name = act.name
-    if name == "softmax":
-        raise ValueError("softmax is vector valued: use derive_softmax(n)")
+    entry = ACTIVATIONS[name]
+    if entry.definition is None or entry.closed_form is None:
+        raise ValueError(f"{name} is vector valued: use derive_softmax(n)")
     z = zs
     al = alpha if act.param is not None else None
-    f = DEFINITIONS[name](z, al)
-    fname = sp.Function(_NAMES_TEX[name])
-    d = Derivation(f"{act} derivative from its definition")
+    f = entry.definition(z, al)
+    fname = entry.function
+    d = Derivation(f"{act} derivative from its definition", role=Role.ACTIVATION, subject=name)
     d.define(f"{name}.def", fname(z), f, "definition")
     raw = sp.diff(f, z)
-    kinks = KINKS.get(name, ())
+    kinks = act.entry.kinks
     d.add(_derived_step(f"{name}.diff", fname, z, raw, check_derivative(f, z, raw, avoid=kinks)))
     fprime = raw
-    if name == "relu":
+    if raw.has(sp.Heaviside):
+        # the convention f'(0) = 0 at a kink, as PyTorch has it: SymPy's H(0) = 1/2 rewritten to H(z, 0), here only
         fprime = raw.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
         agree = prove_equal(fprime, raw)  # random points never hit z = 0 exactly
         d.convention(
-            "relu.convention", sp.Derivative(fname(z), z), fprime, agree,
-            "convention ReLU'(0) = 0 (as PyTorch): Heaviside(z) with H(0)=1/2 rewritten to H(z, 0)",
-            note="equal to the raw derivative for every z != 0; at z = 0 ReLU has a kink and any value in "
+            f"{name}.convention", sp.Derivative(fname(z), z), fprime, agree,
+            f"convention {entry.symbol}'(0) = 0 (as PyTorch): Heaviside(z) with H(0)=1/2 rewritten to H(z, 0)",
+            note=f"equal to the raw derivative for every z != 0; at z = 0 {entry.symbol} has a kink and any value in "
                  "[0, 1] is a subgradient",
         )
-    claim, subs = CLOSED_FORM_CLAIMS[name](z, al)
+    claim, subs = entry.closed_form(z, al)
     d.claim(
         f"{name}.closed", sp.Derivative(fname(z), z), claim, fprime,
         "textbook closed form, compared against the derived derivative", substitutions=subs,
@@ -193,7 +162,8 @@ def derive_softmax(n: int = 3) -> SoftmaxResult:
     total = sum(sp.exp(zk) for zk in z)
     s = [sp.exp(zi) / total for zi in z]
     s_sym = list(sp.symbols(f"s_1:{n + 1}", positive=True))
-    d = Derivation(f"softmax Jacobian (width {n} exhaustively; all widths in index form)")
+    d = Derivation(f"softmax Jacobian (width {n} exhaustively; all widths in index form)", role=Role.SOFTMAX,
+                   subject="softmax")
     i, j, k = sp.symbols("i j k", integer=True, positive=True)
     nn = sp.Symbol("n", integer=True, positive=True)
     zi = _OutputLayer(sp.IndexedBase("z"))

@@ -18,9 +18,10 @@ from functools import cache
 import sympy as sp
 
 from derive.core.proof import Check, prove_equal
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a, y
 from derive.functions.activations import first_branch
+from derive.functions.registry import COSTS, SymCost
 
 __all__ = ["DEFINITIONS", "CostResult", "L", "derive_cost", "n_out", "unit_j"]
 
@@ -33,28 +34,11 @@ C_x = sp.Symbol("C_x")
 #: a in (0, 1) and y in [0, 1] where logs appear; other costs take any real values
 _PROB_DOMAIN = {"a": (0.05, 0.95), "y": (0.0, 1.0)}
 
-
-def _bernoulli_nll(ak, yk):
-    return -sp.log(ak**yk * (1 - ak) ** (1 - yk))
-
-
-#: The per-output-unit terms: C_x = sum_k term(a^L_k, y_k), times a width factor for mse.
-DEFINITIONS: dict[str, Callable] = {
-    "quadratic": lambda ak, yk: sp.Rational(1, 2) * (ak - yk) ** 2,
-    "squared": lambda ak, yk: (ak - yk) ** 2,
-    "mse": lambda ak, yk: (ak - yk) ** 2 / n_out,
-    "bce": _bernoulli_nll,  # expanded into the textbook form by a derived, checked step
-    "cce": lambda ak, yk: -yk * sp.log(ak),
-}
-
-#: Textbook ∂C_x/∂a^L_j: CLAIMS compared against the derived derivative.
-DERIVATIVE_CLAIMS: dict[str, Callable] = {
-    "quadratic": lambda aj, yj: aj - yj,
-    "squared": lambda aj, yj: 2 * (aj - yj),
-    "mse": lambda aj, yj: 2 * (aj - yj) / n_out,
-    "bce": lambda aj, yj: (aj - yj) / (aj * (1 - aj)),
-    "cce": lambda aj, yj: -yj / aj,
-}
+#: views of the registry (derive.functions.registry), not tables: the per-unit term and the textbook dC/da
+DEFINITIONS: dict[str, Callable] = {name: (lambda e: lambda ak, yk: e.term(ak, yk, n_out))(entry)
+                                    for name, entry in COSTS.items()}
+DERIVATIVE_CLAIMS: dict[str, Callable] = {name: (lambda e: lambda aj, yj: e.derivative_claim(aj, yj, n_out))(entry)
+                                          for name, entry in COSTS.items()}
 
 
 @dataclass
@@ -69,7 +53,7 @@ class CostResult:
 
     def domain(self) -> dict:
         """Intervals for random checks: probabilities for the log costs."""
-        if self.name not in ("bce", "cce"):
+        if not COSTS[self.name].log_domain:
             return {}
         aj, yj = a[L, unit_j], y[unit_j]
         return {aj: _PROB_DOMAIN["a"], yj: _PROB_DOMAIN["y"]}
@@ -82,59 +66,64 @@ def _sum(term: sp.Expr) -> sp.Expr:
 @cache
 def derive_cost(name: str) -> CostResult:
     """Derive ∂C_x/∂a^L_j for the named cost (see module doc)."""
-    if name not in DEFINITIONS:
+    if name not in COSTS:
         raise ValueError(f"unknown cost {name!r}")
+    entry = COSTS[name]
     ak, yk = a[L, _k], y[_k]
     aj, yj = a[L, unit_j], y[unit_j]
-    d = Derivation(f"{name} cost and its derivative")
-    term = DEFINITIONS[name](ak, yk)
-    if name == "bce":
-        term = _derive_bce(d, ak, yk)
+    d = Derivation(f"{name} cost and its derivative", role=Role.COST, subject=name)
+    if entry.likelihood is not None:
+        term = _derive_from_likelihood(d, entry, ak, yk)
+        what = "the negative log-likelihood above, summed over the n independent outputs"
+    else:
+        term = entry.term(ak, yk, n_out)
+        what = "definition (per sample, n outputs)"
     C = _sum(term)
-    d.define(f"{name}.def", C_x, C, "definition (per sample, n outputs)" if name != "bce" else
-             "the negative log-likelihood above, summed over the n independent outputs")
+    d.define(f"{name}.def", C_x, C, what)
     raw = first_branch(sp.diff(C, aj).doit())
     raw = sp.simplify(first_branch(raw.doit())) if raw.has(sp.Sum) else raw
     d.add(Step(f"{name}.diff", sp.Derivative(C_x, aj), raw, "derived",
                "sympy.diff of the index-form definition; the Kronecker delta collapses the sum",
-               _check_at_width(C, raw, name), (f"{name}.def",)))
-    claim = DERIVATIVE_CLAIMS[name](aj, yj)
-    domain = {aj: _PROB_DOMAIN["a"], yj: _PROB_DOMAIN["y"]} if name in ("bce", "cce") else None
+               _check_at_width(C, raw, entry), (f"{name}.def",)))
+    claim = entry.derivative_claim(aj, yj, n_out)
+    domain = {aj: _PROB_DOMAIN["a"], yj: _PROB_DOMAIN["y"]} if entry.log_domain else None
     d.claim(f"{name}.dC_da", sp.Derivative(C_x, aj), claim, raw, "textbook form of the derivative",
             depends=(f"{name}.diff",), domain=domain)
     return CostResult(name, C, raw, claim, d)
 
 
-def _derive_bce(d: Derivation, ak: sp.Expr, yk: sp.Expr) -> sp.Expr:
-    """bce from the Bernoulli likelihood: -ln(a^y (1-a)^(1-y)) = -[y ln a + (1-y) ln(1-a)]."""
+def _derive_from_likelihood(d: Derivation, entry: SymCost, ak: sp.Expr, yk: sp.Expr) -> sp.Expr:
+    """A cost as the negative log-likelihood of its targets: bce is -ln(a^y (1-a)^(1-y)) = -[y ln a + (1-y) ln(1-a)]."""
+    name = entry.name
     P = sp.Symbol("P_k")
-    likelihood = ak**yk * (1 - ak) ** (1 - yk)
-    d.define("bce.likelihood", P, likelihood,
-             "Bernoulli likelihood of target y_k given the predicted probability a^L_k")
+    likelihood = entry.likelihood(ak, yk)
+    d.define(f"{name}.likelihood", P, likelihood, entry.likelihood_text)
     nll = -sp.log(likelihood)
     c_k = sp.Symbol("C_k")
-    d.define("bce.nll", c_k, nll, "the cost of output k is the negative log-likelihood")
+    d.define(f"{name}.nll", c_k, nll, "the cost of output k is the negative log-likelihood")
     ap = sp.Symbol("a_p", positive=True)
     yp = sp.Symbol("y_p", positive=True)
     # ln(x^y) = y ln x needs x > 0: expand with positive stand-ins, then restore the indexed names
     expanded = sp.expand_log(nll.xreplace({ak: ap, yk: yp}), force=True).xreplace({ap: ak, yp: yk})
-    textbook = -(yk * sp.log(ak) + (1 - yk) * sp.log(1 - ak))
     domain = {ak: _PROB_DOMAIN["a"], yk: _PROB_DOMAIN["y"]}
-    d.derive("bce.expand", c_k, expanded, "log rules ln(xy) = ln x + ln y, ln(x^p) = p ln x (0 < a < 1)",
-             expected=nll, depends=("bce.nll",), domain=domain)
-    d.claim("bce.textbook", c_k, textbook, expanded, "the textbook form of binary cross-entropy",
-            depends=("bce.expand",), domain=domain)
+    d.derive(f"{name}.expand", c_k, expanded, "log rules ln(xy) = ln x + ln y, ln(x^p) = p ln x (0 < a < 1)",
+             expected=nll, depends=(f"{name}.nll",), domain=domain)
+    if entry.textbook is None:
+        return expanded
+    textbook = entry.textbook(ak, yk)
+    d.claim(f"{name}.textbook", c_k, textbook, expanded, f"the textbook form of {entry.long_name}",
+            depends=(f"{name}.expand",), domain=domain)
     return textbook
 
 
-def _check_at_width(C: sp.Expr, raw: sp.Expr, name: str, width: int = 3) -> Check:
+def _check_at_width(C: sp.Expr, raw: sp.Expr, entry: SymCost, width: int = 3) -> Check:
     """Instantiate the index-form cost at n = width, differentiate there, compare with the all-widths result."""
     for j in range(1, width + 1):
         concrete = C.subs(n_out, width).doit()
         direct = sp.diff(concrete, a[L, j])
         general = raw.subs({unit_j: j, n_out: width})
-        domain = {a[L, k]: _PROB_DOMAIN["a"] for k in range(1, width + 1)} if name in ("bce", "cce") else {}
-        domain.update({y[k]: _PROB_DOMAIN["y"] for k in range(1, width + 1)} if name in ("bce", "cce") else {})
+        domain = {a[L, k]: _PROB_DOMAIN["a"] for k in range(1, width + 1)} if entry.log_domain else {}
+        domain.update({y[k]: _PROB_DOMAIN["y"] for k in range(1, width + 1)} if entry.log_domain else {})
         chk = prove_equal(general, direct, domain=domain)
         if chk.holds is not True:
             return Check(False, f"instantiated at n = {width}, output {j}: {chk.method}",

@@ -30,13 +30,14 @@ from sympy.codegen.cfunctions import log1p
 from sympy.core.sympify import _sympify
 
 from derive.core.proof import Check, prove_equal
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a as a_idx
 from derive.core.symbols import y as y_idx
 from derive.functions.activations import derive_activation, derive_softmax, zs
 from derive.functions.costs import L as L_sym
 from derive.functions.costs import derive_cost, n_out
 from derive.functions.costs import unit_j as j_sym
+from derive.functions.registry import ACTIVATIONS, COSTS, stable_softplus
 from numeric.spec import ActSpec, ModelSpec
 
 __all__ = ["Piece", "StableForms", "derive_stable_forms", "piece_name", "stable_activation", "stable_cost"]
@@ -69,19 +70,6 @@ class StableForms:
     @property
     def holds(self) -> bool:
         return self.derivation.holds
-
-
-def _stable_sigmoid(t: sp.Expr) -> sp.Expr:
-    """sigma(t) = (1 + tanh(t/2))/2: bounded for every t, analytic, and no branch at all.
-
-    (The masked form 1/(1+e^{-t}) | e^t/(1+e^t) keeps relative accuracy below 1e-16 too, but boolean-mask gathers
-    cost six times a tanh on these machines; absolute accuracy 2^-53 is what the gradients need.)
-    """
-    return (1 + sp.tanh(t / 2)) / 2
-
-
-def _stable_softplus(t: sp.Expr) -> sp.Expr:
-    return sp.Piecewise((t + log1p(sp.exp(-t)), t > 0), (log1p(sp.exp(t)), True))
 
 
 def _as_logs(e: sp.Expr) -> sp.Expr:
@@ -119,24 +107,8 @@ def prove_on_real_line(raw: sp.Expr, form: sp.Expr, var: sp.Symbol = z) -> Check
 
 
 # ----- activations ----------------------------------------------------------------------------------------------------
-#: The forward form each kernel prints (``None``: the definition itself is printed).
-FORWARD_FORMS = {
-    "sigmoid": lambda t, al: _stable_sigmoid(t),
-    "softplus": lambda t, al: _stable_softplus(t),
-    "tanh": lambda t, al: sp.tanh(t),
-    "relu": lambda t, al: sp.Piecewise((t, t > 0), (0, True)),
-}
-
-#: sigma' written with the forward value ``a``: CLAIMS, proven equal to the derived derivative.
-FROM_FORWARD = {
-    "identity": lambda al: sp.Integer(1),
-    "sigmoid": lambda al: a * (1 - a),
-    "tanh": lambda al: 1 - a**2,
-    "relu": lambda al: sp.Heaviside(z, 0),
-    "leaky_relu": lambda al: sp.Piecewise((1, z > 0), (al, True)),
-    "softplus": lambda al: _stable_sigmoid(z),
-    "elu": lambda al: sp.Piecewise((1, z > 0), (a + al, True)),
-}
+# The forward form each kernel prints and sigma' written with the forward value a are registry fields
+# (derive.functions.registry): SymActivation.stable_forward and .from_forward.
 
 
 def piece_name(act: ActSpec) -> str:
@@ -155,16 +127,17 @@ def stable_activation(act: ActSpec) -> tuple[Piece, Piece, Derivation]:
     """The forward piece ``f(z)`` and the derivative piece ``f'(z, a)`` of an element-wise activation, proven."""
     res = derive_activation(act)
     al = _param(act)
-    d = Derivation(f"{act}: the forms the kernel prints")
+    d = Derivation(f"{act}: the forms the kernel prints", role=Role.STABLE_FORMS, subject=act.name)
     f_def, fp_derived = res.f_numeric(), res.fprime_numeric()
-    make = FORWARD_FORMS.get(act.name)
+    entry = ACTIVATIONS[act.name]
+    make = entry.stable_forward
     f_form = make(z, al) if make else f_def
     label = piece_name(act)
     d.add(Step(f"{label}.kernel", sp.Function(label)(z), f_form, "derived",
                "stable form: a mask on the sign of z keeps every exponential bounded" if make else
                "the definition, printed as it is",
                prove_on_real_line(f_def, f_form), (f"{label}.def",)))
-    fp_form = FROM_FORWARD[act.name](al)
+    fp_form = entry.from_forward(z, a, al)
     d.add(Step(f"{label}.prime_kernel", sp.Derivative(sp.Function(label)(z), z), fp_form, "claim",
                "the derivative written with the forward value a = f(z), compared with the derived f'",
                _prove_with_forward(fp_derived, fp_form, f_def), (f"{label}.diff",)))
@@ -248,7 +221,7 @@ def _bce_sigmoid(d: Derivation) -> Piece:
     """bce after a sigmoid output: -[y ln s + (1-y) ln(1-s)] = softplus(z) - y z, softplus split on the sign."""
     cost = derive_cost("bce")
     term = cost.C.subs(n_out, 1).doit().xreplace({a_idx[L_sym, 1]: 1 / (1 + sp.exp(-z)), y_idx[1]: y})
-    form = _stable_softplus(z) - y * z
+    form = stable_softplus(z) - y * z
     # linear in y: prove the coefficient of y^0 and of y^1 separately (each a log identity)
     raw0, raw1 = term.xreplace({y: 0}), sp.expand(term.xreplace({y: 1}) - term.xreplace({y: 0}))
     f0, f1 = form.xreplace({y: 0}), sp.expand(form.xreplace({y: 1}) - form.xreplace({y: 0}))
@@ -268,14 +241,10 @@ def _plain_cost(d: Derivation, name: str) -> tuple[Piece, Piece]:
     """The per-unit cost term and dC/da for costs without a fused form (proven against the derivation)."""
     cost = derive_cost(name)
     aj, yj = a_idx[L_sym, j_sym], y_idx[j_sym]
-    from derive.functions.costs import DEFINITIONS
-
-    term = DEFINITIONS[name](a, y)
-    if name == "bce":
-        term = -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
-    term = term.xreplace({n_out: n_units})
+    entry = COSTS[name]
+    term = entry.textbook(a, y) if entry.textbook else entry.term(a, y, n_units)
     deriv = cost.dC_da.xreplace({aj: a, yj: y, n_out: n_units})
-    dom = {a: (0.05, 0.95), y: (0.0, 1.0)} if name == "bce" else None
+    dom = {a: (0.05, 0.95), y: (0.0, 1.0)} if entry.log_domain else None
     chk = prove_equal(sp.diff(term, a), deriv, domain=dom)
     d.add(Step(f"{name}.kernel_da", sp.Derivative(sp.Symbol("C_x"), a), deriv, "derived",
                f"dC/da from the derivation ({name}.diff), renamed to the kernel's a, y and n_out; checked against "
@@ -284,15 +253,18 @@ def _plain_cost(d: Derivation, name: str) -> tuple[Piece, Piece]:
             Piece(f"{name}_da", (a, y), deriv, f"dC/da for the {name} cost"))
 
 
+#: the fused forms proven for an (cost, output activation) pair: computed from z, no ln of a rounded probability
+_FUSED = {("cce", "softmax"): _cce_softmax, ("bce", "sigmoid"): _bce_sigmoid}
+
+
 @cache
 def stable_cost(cost: str, out: ActSpec) -> tuple[dict[str, Piece], Derivation]:
     """The cost pieces for ``cost`` after output activation ``out``: fused where a fused form is proven."""
-    d = Derivation(f"{cost} after {out}: the forms the kernel prints")
-    pieces = _softmax(d) if out.name == "softmax" else {}
-    if cost == "cce":
-        return {**pieces, "cost_term": _cce_softmax(d)}, d
-    if cost == "bce" and out.name == "sigmoid":
-        return {"cost_term": _bce_sigmoid(d)}, d
+    d = Derivation(f"{cost} after {out}: the forms the kernel prints", role=Role.STABLE_FORMS, subject=cost)
+    pieces = {} if out.entry.elementwise else _softmax(d)
+    fused = _FUSED.get((cost, out.name))
+    if fused is not None:
+        return {**pieces, "cost_term": fused(d)}, d
     term, deriv = _plain_cost(d, cost)
     return {**pieces, "cost_term": term, "cost_da": deriv}, d
 
@@ -300,10 +272,10 @@ def stable_cost(cost: str, out: ActSpec) -> tuple[dict[str, Piece], Derivation]:
 @cache
 def derive_stable_forms(spec: ModelSpec) -> StableForms:
     """Every piece a kernel for ``spec``'s family prints, with one derivation proving them all."""
-    d = Derivation(f"stable and closed forms for the kernel ({spec.act_text} / {spec.cost})")
+    d = Derivation(f"stable and closed forms for the kernel ({spec.act_text} / {spec.cost})", role=Role.STABLE_FORMS)
     pieces: dict[str, Piece] = {}
     for act in dict.fromkeys(spec.activations):
-        if act.name == "softmax":
+        if not act.entry.elementwise:
             continue
         fwd, prime, sub = stable_activation(act)
         pieces[fwd.name], pieces[prime.name] = fwd, prime
