@@ -113,9 +113,8 @@ def prove_on_real_line(raw: sp.Expr, form: sp.Expr, var: sp.Symbol = z) -> Check
 
 def piece_name(act: ActSpec) -> str:
     """The kernel's function name for an activation: ``sigmoid``, ``leaky_relu_0_01``."""
-    if act.param is None:
-        return act.name
-    return f"{act.name}_{act.param:g}".replace(".", "_").replace("-", "m").replace("+", "")
+    # str(act) keeps every digit that identifies the parameter: two parameters never share a function name
+    return str(act).replace(":", "_").replace(".", "_").replace("-", "m").replace("+", "")
 
 
 def _param(act: ActSpec):
