@@ -6,7 +6,8 @@
 * end to end: ``sympy.diff`` of the composed cost per parameter, for growing models (one process, after a warm-up).
 
 Targets (issue 3): cold <= 10 s per model, <= 2 s for ``regression``. BLAS is pinned to one thread through the
-environment variables below, set before NumPy is imported (DESIGN.md § Measuring); SymPy work is single-threaded.
+thread variables (:func:`numeric.blas.pin_blas_environment`), set before NumPy is imported (docs/conventions.md
+§ Measuring); SymPy work is single-threaded.
 Run: ``python benchmarks/bench_derive.py [MODEL ...]``.
 """
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+from numeric.blas import pin_blas_environment
+
+pin_blas_environment()  # before NumPy loads BLAS, here and in the bpv processes (they inherit the environment)
 
 import json  # noqa: E402
 import subprocess  # noqa: E402
@@ -55,6 +57,7 @@ def derive_times(models: list[str]) -> None:
 
 def end_to_end_cost() -> None:
     from derive.backprop.end_to_end import bp_gradient, direct_gradient, random_point
+    from derive.layers import symbolic_layer
     from numeric.spec import ModelSpec
 
     print("\nend-to-end check: sympy.diff of the composed cost (others fixed) per parameter, vs model size")
@@ -66,7 +69,7 @@ def end_to_end_cost() -> None:
     for net, acts in cases:
         spec = ModelSpec.build(net, acts, "mse" if "identity" in acts else "quadratic")
         point = random_point(spec, 1)
-        params = [s for s in point if getattr(s, "base", None) is not None and s.base.label.name in ("w", "b")]
+        params = [e for layer in spec.layers for e in symbolic_layer(layer).param_entries()]
         picks = params[:: max(1, len(params) // 4)][:4]
         t0 = time.perf_counter()
         direct_gradient(spec, point, picks, 1)

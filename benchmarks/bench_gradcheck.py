@@ -1,7 +1,7 @@
 """Benchmarks of numeric.gradcheck and numeric.finite_diff (numbers for the closing note; nothing is asserted).
 
-BLAS is pinned to ONE thread: OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/MKL_NUM_THREADS=1 are set before NumPy loads,
-threadpoolctl limits it again, and torch (if present) gets torch.set_num_threads(1). Ratios are measured in one
+BLAS is pinned to ONE thread with numeric.blas: the thread variables are set before NumPy loads, threadpoolctl
+limits it again (pin_blas), and torch (if present) gets torch.set_num_threads(1). Ratios are measured in one
 process, best of a few repeats.
 
 1. the exhaustive per-element check, vectorised (SpecLoss.perturbed: many perturbed parameter sets per call) against
@@ -16,10 +16,9 @@ Run: /tmp/venv/bin/python benchmarks/bench_gradcheck.py [--quick]
 
 from __future__ import annotations
 
-import os
+from numeric.blas import pin_blas, pin_blas_environment
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+pin_blas_environment()  # before NumPy loads BLAS (numeric.blas imports no NumPy): docs/conventions.md § Measuring
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
@@ -28,12 +27,11 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 
 from numeric import CATALOG, ModelSpec, backprop, gradcheck, init_params, random_batch  # noqa: E402
 from numeric import finite_diff as fd  # noqa: E402
 
-threadpool_limits(1)
+BLAS = pin_blas()
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -217,7 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="skip the slow full-mode runs on catalog models")
     args = parser.parse_args()
-    print("bench_gradcheck: BLAS pinned to 1 thread (env vars before NumPy + threadpoolctl)")
+    print(f"bench_gradcheck: BLAS pinned before NumPy loaded: {BLAS}")
     bench_vectorised(args.quick)
     bench_fast(args.quick)
     bench_complex_step(args.quick)

@@ -2,9 +2,10 @@
 
 Model: 784-128-64-10, sigmoid hidden layers, softmax + cce, mean over a batch of 256, float64, samples as columns
 (issue 5). Every contender runs in this one process with BLAS pinned to one thread: the environment variables
-below are set before NumPy loads, threadpoolctl limits OpenBLAS again, and PyTorch gets ``torch.set_num_threads(1)``
-(DESIGN.md § Measuring). Timings are medians of many repeats, the contenders interleaved round by round so that
-drift on a shared machine hits all of them alike. Ratios are what to quote; absolute times vary run to run.
+are set before NumPy loads and threadpoolctl limits OpenBLAS again (:mod:`numeric.blas`), and PyTorch gets
+``torch.set_num_threads(1)`` (docs/conventions.md § Measuring). Timings are medians of many repeats, the
+contenders interleaved round by round so that drift on a shared machine hits all of them alike. Ratios are what to
+quote; absolute times vary run to run.
 
 Run: ``python benchmarks/bench_kernels.py [--repeats 300]``. PyTorch is optional (``pip install torch==2.13.0``);
 without it that row is skipped.
@@ -12,20 +13,18 @@ without it that row is skipped.
 
 from __future__ import annotations
 
-import os
+from numeric.blas import pin_blas, pin_blas_environment
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+pin_blas_environment()  # before NumPy loads BLAS (numeric.blas imports no NumPy): docs/conventions.md § Measuring
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-from derive.cli.commands.kernels import load_kernel  # noqa: E402
 from derive.codegen.kernel import generate_kernel_source  # noqa: E402
+from derive.verification.kernel_check import load_kernel  # noqa: E402
 from numeric import backprop  # noqa: E402
 from numeric.instances import init_params, random_batch  # noqa: E402
 from numeric.metrics import block_relative_error  # noqa: E402
@@ -80,7 +79,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    threadpool_limits(1)
+    pinned = pin_blas()
     rng = np.random.default_rng(args.seed)
     params = init_params(SPEC, rng)
     x, labels = random_batch(SPEC, BATCH, rng, labels="int")
@@ -112,10 +111,8 @@ def main() -> None:
             times[name].append(time.perf_counter() - t0)
     med = {name: statistics.median(ts) for name, ts in times.items()}
 
-    blas = "; ".join(f"{i['internal_api']} {i.get('version')} num_threads={i['num_threads']}"
-                     for i in threadpool_info())
     print(f"model {SPEC.net} {SPEC.act_text} / {SPEC.cost}, batch {BATCH}, float64, {SPEC.layout}")
-    print(f"threads: OPENBLAS/OMP/MKL_NUM_THREADS=1 before NumPy, threadpoolctl limit 1 ({blas})")
+    print(f"threads: pinned before NumPy loaded: {pinned}")
     print(f"torch:   {torch_note}")
     print(f"medians of {args.repeats} interleaved repeats after 10 warm-up calls")
     print(f"agreement: generated vs hand-written {err:.1e}"

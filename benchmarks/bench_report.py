@@ -1,7 +1,7 @@
 """Benchmark: `bpv report` on the whole catalog, PDFs included, cold (empty caches) and warm (cached).
 
 Each run is a fresh `bpv report` process writing into a temporary folder, with BLAS pinned to one thread through
-OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS=1 (set in the child's environment before NumPy loads).
+numeric.blas.THREAD_VARIABLES (OPENBLAS/OMP/MKL_NUM_THREADS=1, set in the child's environment before NumPy loads).
 "Cold" points BPV_CACHE_DIR (the derivation and verification caches) and XDG_CACHE_HOME at an empty folder.
 Target (issue 7): cold <= 60 s on a 2-core machine.
 
@@ -21,10 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from numeric.blas import THREAD_VARIABLES
+
 
 def run(jobs: int, out: Path, cache: Path) -> tuple[float, float, int, str]:
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "BPV_CACHE_DIR": str(cache), "XDG_CACHE_HOME": str(cache)}
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, "1"), "BPV_CACHE_DIR": str(cache),
+           "XDG_CACHE_HOME": str(cache)}
     bpv = Path(sys.executable).with_name("bpv")
     cmd = [str(bpv), "report", "-o", str(out), "--jobs", str(jobs)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

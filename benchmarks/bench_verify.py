@@ -1,7 +1,8 @@
 """Benchmark: `bpv verify` on the whole catalog, wall time with --jobs 1 and --jobs 2 (target <= 60 s each).
 
-BLAS is pinned to one thread through OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/MKL_NUM_THREADS, set before NumPy is
-imported here and inherited by every `bpv` subprocess (the --jobs workers pin it again with threadpoolctl).
+BLAS is pinned to one thread through the thread variables (:func:`numeric.blas.pin_blas_environment`), set before
+NumPy is imported here and inherited by every `bpv` subprocess (the --jobs workers pin it again with
+:func:`numeric.blas.pin_blas`; docs/conventions.md § Measuring).
 
 What is measured, in this order:
 
@@ -11,8 +12,7 @@ What is measured, in this order:
 2. The per-model time of the --jobs 1 run, from its JSON (`elapsed_s`), and how many rows each model has.
 3. A second `bpv verify` (cache on): what `bpv report` pays to reuse the results.
 
-torch is used as the outside oracle when it can be imported; run with `PYTHONPATH=/path/to/torch` to include it
-(`pip install --target DIR torch==2.13.0`). The script says which.
+torch is used as the outside oracle when it can be imported (it is in the project's .venv); the script says which.
 
 Usage: python benchmarks/bench_verify.py [--seed S]
 """
@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+from numeric.blas import THREAD_VARIABLES, pin_blas_environment
+
+pin_blas_environment()  # before NumPy loads BLAS, here and in the bpv processes (they inherit the environment)
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
@@ -50,7 +51,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch = "yes (outside oracle included)" if importlib.util.find_spec("torch") else "no (torch rows skipped)"
-    print(f"bench_verify: BLAS threads pinned to 1 via OPENBLAS/OMP/MKL_NUM_THREADS; {os.cpu_count()} CPUs; "
+    print(f"bench_verify: BLAS threads pinned to 1 via {'/'.join(THREAD_VARIABLES)}; {os.cpu_count()} CPUs; "
           f"torch importable: {torch}; load average {os.getloadavg()[0]:.1f} (others share these cores)")
     seed = ["--seed", str(args.seed)]
     failed = False

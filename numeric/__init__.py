@@ -1,14 +1,53 @@
 """numeric: the NumPy-only base of bpv.
 
-The model spec and catalog, random instances, the hand-written backprop, finite differences, the gradient
-checker, and the generated kernels (``numeric.kernels``). Nothing here imports SymPy or ``derive``.
+The model spec and catalog, the function registries and layers, random instances, the hand-written backprop,
+finite differences, the gradient checker (:func:`gradcheck`, in :mod:`numeric.checker`), and the generated kernels
+(``numeric.kernels``). Nothing here imports SymPy or ``derive``.
+
+Every public name is imported on first use, so ``import numeric.blas`` loads no NumPy: a benchmark can pin BLAS
+(:func:`numeric.blas.pin_blas_environment`) before NumPy loads it.
 """
 
-from numeric.catalog import CATALOG, get_model, model_names
-from numeric.errors import BadInput, SpecError
-from numeric.gradcheck import GradcheckResult, Row, gradcheck
-from numeric.instances import init_params, random_batch, to_one_hot
-from numeric.spec import ACTIVATIONS, COSTS, LAYOUTS, REDUCTIONS, ActSpec, ModelSpec, parse_activations, parse_net
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> the module that defines it
+_LAZY = {
+    "CATALOG": "numeric.catalog",
+    "get_model": "numeric.catalog",
+    "model_names": "numeric.catalog",
+    "BadInput": "numeric.errors",
+    "SpecError": "numeric.errors",
+    "GradcheckResult": "numeric.check_result",
+    "Row": "numeric.check_result",
+    "Verdict": "numeric.check_result",
+    "gradcheck": "numeric.checker",
+    "init_params": "numeric.instances",
+    "random_batch": "numeric.instances",
+    "to_one_hot": "numeric.instances",
+    "ACTIVATIONS": "numeric.spec",
+    "COSTS": "numeric.spec",
+    "LAYOUTS": "numeric.spec",
+    "REDUCTIONS": "numeric.spec",
+    "ActSpec": "numeric.spec",
+    "Layout": "numeric.spec",
+    "ModelSpec": "numeric.spec",
+    "parse_activations": "numeric.spec",
+    "parse_net": "numeric.spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'numeric' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ACTIVATIONS",
@@ -19,9 +58,11 @@ __all__ = [
     "ActSpec",
     "BadInput",
     "GradcheckResult",
+    "Layout",
     "ModelSpec",
     "Row",
     "SpecError",
+    "Verdict",
     "get_model",
     "gradcheck",
     "init_params",

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from numeric.errors import BadInput
+from numeric.functions import TargetKind
 from numeric.spec import ModelSpec
 
 __all__ = [
@@ -101,10 +102,11 @@ def _batch_size(spec: ModelSpec, x: Array) -> int:
 
 
 def _targets_columns(spec: ModelSpec, y: Any, m: int, dtype: np.dtype) -> Array:
-    """y in the columns layout (n_L, m), integer cce labels turned into one-hot columns."""
+    """y in the columns layout (n_L, m), integer class labels turned into one-hot columns."""
     y = np.asarray(y)
     n = spec.sizes[-1]
-    if spec.cost == "cce" and y.ndim == 1:
+    classes = spec.cost_entry.target is TargetKind.CLASSES
+    if classes and y.ndim == 1:
         if y.shape != (m,) or not np.issubdtype(y.dtype, np.integer):
             raise BadInput(f"integer labels for cce must be an integer array of shape ({m},), got "
                            f"{y.dtype} {y.shape}; or give one-hot targets of shape {spec.y_shape(m)}")
@@ -114,7 +116,7 @@ def _targets_columns(spec: ModelSpec, y: Any, m: int, dtype: np.dtype) -> Array:
         onehot[y, np.arange(m)] = 1
         return onehot
     if y.shape != spec.y_shape(m):
-        extra = f" or integer labels of shape ({m},)" if spec.cost == "cce" else ""
+        extra = f" or integer labels of shape ({m},)" if classes else ""
         raise BadInput(f"y has shape {y.shape}, expected {spec.y_shape(m)}{extra} ({spec.layout} layout)")
     y = y.astype(dtype, copy=False)
     return spec.layout.to_columns(y)

@@ -1,11 +1,11 @@
 """Say *how* a gradient block is wrong: one sentence from the analytic block, the numerical block and the bad mask.
 
-What it is: pure functions on arrays used by :mod:`numeric.gradcheck`. They recognise, in this order: NaN/inf, an
-all-zero gradient, a constant scale factor (named: a sign flip, x2 "a forgotten 1/2", x1/2, x1/m "averaged twice",
-xm "the 1/m is missing", when m, the batch size, is known or inferred), a transposed gradient, errors confined to
-some rows or columns; and, over the blocks ``W1..WL``/``b1..bL``, the layer where the error enters the backward
-pass (BP1-BP4). What it is not: a checker (no finite differences here) or certain: each sentence is the simplest
-explanation that fits the numbers, and says what was measured.
+What it is: pure functions on arrays used by the gradient checker (:mod:`numeric.checker`). They recognise, in
+this order: NaN/inf, an all-zero gradient, a constant scale factor (named: a sign flip, x2 "a forgotten 1/2",
+x1/2, x1/m "averaged twice", xm "the 1/m is missing", when m, the batch size, is known or inferred), a transposed
+gradient, errors confined to some rows or columns; and, over the blocks ``W1..WL``/``b1..bL``, the layer where the
+error enters the backward pass (BP1-BP4). What it is not: a checker (no finite differences here) or certain: each
+sentence is the simplest explanation that fits the numbers, and says what was measured.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from numeric.check_result import Verdict
 
 __all__ = [
     "batch_size_candidates",
@@ -129,22 +131,25 @@ def diagnose_block(g: Array, r: Array, bad: Array, tol: Array, *, batch_sizes: S
 _PARAM = re.compile(r"^([Wb])(\d+)$")
 
 
-def localise_layers(verdicts: Mapping[str, str]) -> str | None:
-    """Where the error enters the backward pass, from per-block verdicts of ``W1..WL``/``b1..bL``; None otherwise."""
-    layers: dict[int, dict[str, str]] = {}
+def localise_layers(verdicts: Mapping[str, Verdict | str]) -> str | None:
+    """Where the error enters the backward pass, from per-block verdicts of ``W1..WL``/``b1..bL``; None otherwise.
+
+    A verdict is a :class:`~numeric.check_result.Verdict` or its word (``"wrong"``).
+    """
+    layers: dict[int, dict[str, Verdict]] = {}
     for name, verdict in verdicts.items():
         m = _PARAM.match(name)
         if not m:
             return None
-        layers.setdefault(int(m.group(2)), {})[m.group(1)] = verdict
+        layers.setdefault(int(m.group(2)), {})[m.group(1)] = Verdict(verdict)
     if not layers or sorted(layers) != list(range(1, max(layers) + 1)):
         return None
     L = max(layers)
-    wrong = {l for l, d in layers.items() if any(v == "wrong" for v in d.values())}
+    wrong = {l for l, d in layers.items() if any(v is Verdict.WRONG for v in d.values())}
     if not wrong:
         return None
     top = max(wrong)
-    whole = {l for l, d in layers.items() if all(v == "wrong" for v in d.values())}
+    whole = {l for l, d in layers.items() if all(v is Verdict.WRONG for v in d.values())}
     upper = f"layer {L} is" if top + 1 == L else f"layers {top + 1}..{L} are"
     if whole == wrong == set(range(1, top + 1)) and (top > 1 or L == 1 or len(layers[1]) == 1):
         if top == L:
@@ -156,7 +161,7 @@ def localise_layers(verdicts: Mapping[str, str]) -> str | None:
                 "inherits it")
     singles = []
     for l in sorted(wrong):
-        bad = [k for k, v in layers[l].items() if v == "wrong"]
+        bad = [k for k, v in layers[l].items() if v is Verdict.WRONG]
         if len(bad) == 1 and len(layers[l]) == 2:
             eq = "BP4: delta (a^{l-1})^T" if bad[0] == "W" else "BP3: the batch mean of delta"
             singles.append(f"{bad[0]}{l} ({eq})")

@@ -6,7 +6,7 @@ when the loss offers ``loss.perturbed(params, name, flat, steps)`` (many one-ele
 :class:`numeric.backprop.SpecLoss` does), every perturbed value of a block comes from one call; otherwise a tight
 loop over a single copy of the block is the fallback.
 
-The numbers (DESIGN.md § Finite differences):
+The numbers (docs/conventions.md § Finite differences):
 
 * central differences ``D(h) = (f(t+h) - f(t-h)) / 2h`` with a per-element step ``h = eps^(1/3) max(1, |t|)``
   (``eps`` of the parameter's dtype: about 6e-6 in float64, 5e-3 in float32), taken as the exactly representable
@@ -19,7 +19,7 @@ The numbers (DESIGN.md § Finite differences):
 * directional derivatives ``d/dt f(theta + t v)`` along signed random probes (Gaussian or +-1; never all-positive,
   pytorch #59615).
 
-What it is not: a gradient checker (that is :mod:`numeric.gradcheck`, which turns these numbers into verdicts).
+What it is not: a gradient checker (that is :mod:`numeric.checker`, which turns these numbers into verdicts).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 
 __all__ = [
     "Differences",
+    "between_one_sided",
     "complex_step",
     "differences",
     "directional",
@@ -324,3 +325,13 @@ def error_curve(loss: Loss, params: Params, name: str, index: Any, hs: Sequence[
         "chosen_h": float(chosen.h[0]),
         "reference": reference,
     }
+
+
+def between_one_sided(analytic: np.ndarray, d: Any, *, margin: Any, gap: Any) -> np.ndarray:
+    """Where ``analytic`` is a valid subgradient at a kink: the left and right one-sided derivatives of ``d`` (a
+    :class:`Differences`) differ by more than ``gap``, and ``analytic`` lies between them,
+    widened by ``margin`` on each side. Outside that interval a mismatch is a bug, not a kink."""
+    plus, minus = d.plus_slope, d.minus_slope
+    lo = np.minimum(plus, minus) - margin
+    hi = np.maximum(plus, minus) + margin
+    return (np.abs(plus - minus) > gap) & (analytic >= lo) & (analytic <= hi)

@@ -1,15 +1,16 @@
 """Random problem instances (parameters, inputs, targets) for checks, tests and benchmarks.
 
 Every caller passes its own ``numpy.random.Generator`` so results are reproducible from a seed.
-Targets fit the cost: real values for the squared-error costs, 0/1 for bce, one-hot (or integer class labels)
-for cce. Shapes follow the spec's layout.
+Targets fit the cost's target kind (:class:`~numeric.functions.TargetKind`): real values, 0/1 labels, or classes
+(one-hot, or integer class labels). Shapes follow the spec's layout.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from numeric.spec import ModelSpec
+from numeric.functions import TargetKind
+from numeric.spec import Layout, ModelSpec
 
 __all__ = ["init_params", "random_batch", "to_one_hot"]
 
@@ -17,32 +18,35 @@ __all__ = ["init_params", "random_batch", "to_one_hot"]
 def init_params(spec: ModelSpec, rng: np.random.Generator, bias_scale: float = 0.5) -> dict[str, np.ndarray]:
     """Gaussian weights scaled by 1/sqrt(n_{l-1}) (pre-activations of order 1) and Gaussian biases."""
     params = {}
-    for name, shape in spec.param_shapes().items():
-        if name.startswith("W"):
-            l = int(name[1:])
-            params[name] = rng.standard_normal(shape) / np.sqrt(spec.sizes[l - 1])
-        else:
-            params[name] = bias_scale * rng.standard_normal(shape)
+    for layer in spec.layers:
+        for name, shape in layer.param_shapes(spec.layout).items():
+            if name == layer.W:
+                params[name] = rng.standard_normal(shape) / np.sqrt(layer.n_in)
+            else:
+                params[name] = bias_scale * rng.standard_normal(shape)
     return params
 
 
-def to_one_hot(labels: np.ndarray, n_classes: int, layout: str) -> np.ndarray:
-    """Integer class labels of length m as a one-hot array, (n_classes, m) for columns, (m, n_classes) for rows."""
-    labels = np.asarray(labels)
-    eye = np.eye(n_classes)[labels]  # (m, n_classes)
-    return eye.T.copy() if layout == "columns" else eye
+def to_one_hot(labels: np.ndarray, n_classes: int, layout: Layout | str) -> np.ndarray:
+    """Integer class labels of length m as a one-hot array of ``layout``'s batch shape for n_classes units.
+
+    (n_classes, m) for the columns layout, (m, n_classes) for rows; ``layout`` is a :class:`Layout` (or its name).
+    """
+    eye = np.eye(n_classes)[np.asarray(labels)]  # (m, n_classes), the rows layout
+    return Layout.parse(layout).from_columns(eye.T).copy()
 
 
 def random_batch(
     spec: ModelSpec, m: int, rng: np.random.Generator, labels: str = "onehot"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A batch ``(x, y)`` of ``m`` samples. For cce, ``labels="int"`` gives integer labels of length m."""
+    """A batch ``(x, y)`` of ``m`` samples. For class targets, ``labels="int"`` gives integer labels of length m."""
     x = rng.standard_normal(spec.x_shape(m))
     n_out = spec.sizes[-1]
-    if spec.cost == "cce":
+    target = spec.cost_entry.target
+    if target is TargetKind.CLASSES:
         classes = rng.integers(0, n_out, size=m)
         y = classes if labels == "int" else to_one_hot(classes, n_out, spec.layout)
-    elif spec.cost == "bce":
+    elif target is TargetKind.BINARY:
         y = rng.integers(0, 2, size=spec.y_shape(m)).astype(float)
     else:
         y = rng.standard_normal(spec.y_shape(m))

@@ -1,9 +1,10 @@
-"""Every test is seeded and runs with BLAS pinned to one thread (DESIGN.md § Measuring)."""
+"""Every test is seeded and runs with BLAS pinned to one thread (docs/conventions.md § Measuring)."""
 
 import os
 
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+from numeric.blas import pin_blas, pin_blas_environment
+
+pin_blas_environment(override=False)  # before NumPy loads (numeric.blas imports no NumPy)
 
 import tempfile  # noqa: E402
 
@@ -15,9 +16,8 @@ import random  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 
-threadpool_limits(1)
+pin_blas()
 
 
 @pytest.fixture(autouse=True)

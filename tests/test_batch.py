@@ -3,8 +3,18 @@
 import pytest
 import sympy as sp
 
-from derive.backprop.batch import Names, check_claim, derive_batch_forms, derive_error_form, derive_gradient_form, m
+from derive.backprop.batch import (
+    Fn,
+    MatrixName,
+    Names,
+    check_claim,
+    derive_batch_forms,
+    derive_error_form,
+    derive_gradient_form,
+    m,
+)
 from derive.core.book import book_latex
+from derive.core.steps import Role
 from numeric.catalog import CATALOG
 from numeric.spec import ModelSpec
 
@@ -103,3 +113,15 @@ def test_the_sum_reduction_has_no_one_over_m():
     N = Names("columns")
     assert check_claim(spec, 1, "W", N.Delta(1) * N.A(0).T).holds is True
     assert check_claim(spec, 1, "W", (1 / m) * N.Delta(1) * N.A(0).T).holds is False
+
+
+def test_every_node_of_the_batch_forms_carries_its_layer():
+    forms = derive_batch_forms(ModelSpec.build("3-4-2", "relu,softmax", "cce", layout="rows"))
+    N = forms.names
+    assert forms.index[N.W(2)] == MatrixName("W", 2) and forms.index[N.W(2)].code == "W2"
+    for l, lf in forms.layers.items():
+        assert lf.layer.index == l and forms.layer_of(lf.A) == l
+        assert {forms.layer_of(s) for s in lf.code_W.atoms(sp.MatrixSymbol)} == {l - 1, l}
+        assert forms.layer_of(N.nabla_W(l)) == l
+    assert forms.layers[1].A.kind is Fn.FORWARD and forms.layers[2].A.kind is Fn.FORWARD_VECTOR
+    assert forms.derivation.role is Role.BATCH

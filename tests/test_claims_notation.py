@@ -127,7 +127,7 @@ def test_round_trip_parse_print_parse_is_the_identity_on_the_catalog(claim):
 
 
 def test_adapter_refuses_assignments_and_restores_latex2sympy2_global_state():
-    mod = l2s._module()
+    mod = l2s.latex2sympy_module()
     before = (dict(mod.var), dict(mod.variances))
     for text in (r"x := 3", r"x \equiv 3", r"A \in \mathbb{R}^{2 \times 2}", r"x = y", r"\variable{x}"):
         with pytest.raises(l2s.ParseFailure):

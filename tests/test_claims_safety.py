@@ -45,8 +45,8 @@ def test_document_text_never_reaches_eval_exec_sympify_or_a_shell(monkeypatch):
     monkeypatch.setattr(builtins, "eval", spy("eval", builtins.eval))
     monkeypatch.setattr(builtins, "exec", spy("exec", builtins.exec))
     monkeypatch.setattr(sympy_parser, "parse_expr", spy("parse_expr", sympy_parser.parse_expr))
-    monkeypatch.setattr(l2s_adapter._module(), "parse_expr", spy("latex2sympy2.parse_expr",
-                                                                l2s_adapter._module().parse_expr))
+    latex2sympy2 = l2s_adapter.latex2sympy_module()
+    monkeypatch.setattr(latex2sympy2, "parse_expr", spy("latex2sympy2.parse_expr", latex2sympy2.parse_expr))
     monkeypatch.setattr(subprocess.Popen, "__init__", spy("Popen", subprocess.Popen.__init__))
     monkeypatch.setattr(os, "system", spy("os.system", os.system))
     report = check_text(HOSTILE, "tex", timeout=None)

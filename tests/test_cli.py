@@ -12,6 +12,19 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True, timeout=120)
 
 
+def test_model_flag_help_lists_the_catalog_and_every_registry_entry_with_its_summary(capsys):
+    from numeric.catalog import CATALOG
+    from numeric.functions import ACTIVATIONS, COSTS
+
+    with pytest.raises(SystemExit):
+        main(["derive", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    for name, entry in [*ACTIVATIONS.items(), *COSTS.items()]:
+        assert f"{name}: {' '.join(entry.summary.split())}" in out
+    for name, spec in CATALOG.items():
+        assert f"{name}: {' '.join(spec.description.split())}" in out
+
+
 def test_help_reads_like_a_manual():
     proc = run("--help")
     assert proc.returncode == 0
@@ -22,7 +35,7 @@ def test_help_reads_like_a_manual():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["derive", "--net", "3-2", "--act", "swish"], "known activations: identity, sigmoid"),
+        (["derive", "--net", "3-2", "--act", "mish"], "known activations: identity, sigmoid"),
         (["derive", "--net", "3-4-2", "--act", "softmax,sigmoid"], "softmax in hidden layer 1"),
         (["derive", "--net", "3--1"], "not a list of positive layer sizes"),
         (["derive", "--net", "0-3"], "at least 1"),

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-import derive.graph.staged as graph_mod
+import derive.graph.gates as gates
 from derive.cli.main import build_parser, main
 from derive.core.texbuild import tex_available
 
@@ -60,7 +60,7 @@ def test_an_expression_starting_with_minus_after_double_dash(capsys):
 
 
 def test_a_disagreeing_check_exits_1(capsys, monkeypatch):
-    monkeypatch.setitem(graph_mod._RULES, "1/x", graph_mod._LocalRule((1 / graph_mod.u**2,)))  # sign bug
+    monkeypatch.setitem(gates.RULES, "1/x", gates.LocalRule((1 / gates.u**2,)))  # sign bug
     code, out, _ = run(capsys, *NEURON)
     assert code == 1 and "DISAGREES" in out and "NOT all checks agree" in out
 

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-import derive.verification.engine as V
 from derive.cli.main import main
-from derive.verification.engine import load_schema, schema_errors
+from derive.codegen import kernel as codegen
+from derive.verification.schema import SCHEMA_VERSION, load_schema, schema_errors
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     """Never touch the user's ~/.cache/bpv from a test."""
-    monkeypatch.setattr(V, "cache_dir", lambda: tmp_path / "verify-cache")
+    monkeypatch.setenv("BPV_CACHE_DIR", str(tmp_path / "bpv-cache"))
 
 
 def run(capsys, *argv):
@@ -44,6 +44,9 @@ def test_json_validates_against_the_documented_schema(capsys, tmp_path):
     doc = json.loads(target.read_text())
     assert schema_errors(doc, load_schema()) == []
     assert doc["seed"] == 11 and doc["ok"] is True and len(doc["models"]) == 2
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
+    assert doc["models"][1]["spec"]["layers"] == [
+        {"kind": "dense", "n_in": 3, "n_out": 2, "activation": "tanh", "bias": True}]
     assert doc["models"][1]["reproduce"] == (
         "bpv verify --net 3-2 --act tanh --cost mse --reduction mean --layout rows --seed 11")
 
@@ -56,14 +59,14 @@ def test_json_to_stdout_is_clean_json(capsys):
 
 
 def test_a_corrupted_kernel_exits_1_and_names_model_check_and_parameter(capsys, monkeypatch):
-    real = V._kernel_source
+    real = codegen.generate_kernel_source
 
     def corrupted(spec):
         return real(spec) + (
             "\n\n_correct = gradients\n\n\ndef gradients(params, x, y):\n"
             "    grads = _correct(params, x, y)\n    grads['b1'] = grads['b1'] + 1e-3\n    return grads\n")
 
-    monkeypatch.setattr(V, "_kernel_source", corrupted)
+    monkeypatch.setattr(codegen, "generate_kernel_source", corrupted)
     code, out, _err = run(capsys, "binary_classifier", "--no-cache", "--seed", "5")
     assert code == 1
     (failed,) = [line for line in out.splitlines() if line.startswith("FAILED ")]

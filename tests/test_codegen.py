@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derive.codegen.kernel import KernelPrinter, derivation_hash, generate_kernel_source, piece_source
-from derive.functions.stable import Piece, stable_activation, z
+from derive.backprop.batch import derive_batch_forms
+from derive.codegen import KernelPrinter, derivation_hash, generate_kernel_source, piece_source
+from derive.codegen.elementwise import inlined
+from derive.codegen.model_lines import matrix_names
+from derive.codegen.validation import fill_template, validation_source
+from derive.functions.stable import Piece, derive_stable_forms, stable_activation, z
 from numeric.catalog import CATALOG
-from numeric.spec import ActSpec, ModelSpec
+from numeric.spec import ActSpec, Layout, ModelSpec
 
 KERNELS = Path(__file__).resolve().parent.parent / "numeric" / "kernels"
 
@@ -104,3 +108,43 @@ def test_a_chain_of_scalings_and_one_function_is_evaluated_in_one_buffer():
     exec(src, namespace)  # our own generated code, not user text
     zz = np.linspace(-5, 5, 11)
     assert np.allclose(namespace["sigmoid"](zz), 1 / (1 + np.exp(-zz)), rtol=1e-15, atol=1e-16)
+
+
+def test_the_printer_prints_the_batch_forms_with_one_method_per_node():
+    spec = CATALOG["mnist_nielsen"]
+    forms = derive_batch_forms(spec)
+    printer = KernelPrinter(matrices=matrix_names(spec, forms, derive_stable_forms(spec)))
+    N = forms.names
+    assert printer.doprint(forms.layers[1].Z) == "W1 @ A0 + b1"  # _print_MatAdd, _print_MatMul (b 1^T broadcasts)
+    assert printer.doprint(forms.layers[1].E) == "(W2.T @ E2) * sigmoid_prime(Z1, A1)"  # Hadamard, Transpose, Apply
+    assert printer.doprint(forms.layers[2].code_b) == "E2.sum(axis=1, keepdims=True)"  # E 1: a sum over the batch
+    assert printer.doprint(N.W(2)) == spec.layers[1].W  # names from the layer, not parsed from "W^{2}"
+    # without a model the matrix nodes print as SymPy's NumPy printer prints them
+    W, A = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("A", 3, 4)
+    assert KernelPrinter().doprint(W * A) == "(W).dot(A)"
+
+
+def test_identity_pieces_are_inlined_by_their_form_not_their_name():
+    fwd, prime, _ = stable_activation(ActSpec.parse("identity"))
+    assert inlined(fwd) and inlined(prime)
+    assert not any(inlined(p) for p in stable_activation(ActSpec.parse("sigmoid"))[:2])
+    spec = ModelSpec.build("3-4-2", "tanh,identity", "quadratic")
+    src = generate_kernel_source(spec)
+    assert "A2 = Z2" in src and "def identity" not in src and "identity_prime" not in src
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+@pytest.mark.parametrize(("cost", "out", "bias"), [("cce", "softmax", True), ("mse", "identity", False)])
+def test_the_validation_template_is_filled_completely_for_every_layout_and_section(layout, cost, out, bias):
+    spec = ModelSpec.build("3-4-2", f"tanh,{out}", cost, layout=layout.value, bias=bias)
+    src = validation_source(spec)
+    assert "TPL_" not in src and "# <" not in src
+    compile(src, "validation", "exec")
+    assert ("one_hot" in src) == (cost == "cce") and ("b = _array" in src) == bias
+    assert f"({layout} layout)" in src and str(layout.batch("n_L", "m")).replace("'", "") in src
+
+
+def test_an_unknown_template_placeholder_is_an_error():
+    with pytest.raises(KeyError, match="TPL_NOPE"):
+        fill_template("x = TPL_NOPE\n", Layout.COLUMNS, {}, {})
+    assert fill_template("s = TPL_MATRIX(a, f(b, c))\n", Layout.ROWS, {}, {}) == "s = (f(b, c), a)\n"

@@ -6,8 +6,9 @@ import sympy as sp
 
 from derive.backprop.compose import ProvenActivation, activation_function, compose_model, x
 from derive.core.symbols import b, w, y
-from derive.functions.activations import DEFINITIONS
-from numeric.spec import ModelSpec
+from derive.functions.activations import derive_activation, zs
+from derive.layers import LAYERS, symbolic_layer
+from numeric.spec import ActSpec, ModelSpec
 
 
 def test_parameters_are_book_indexed_and_shaped_per_the_columns_layout():
@@ -42,7 +43,7 @@ def test_batch_cost_reduces_the_per_sample_costs(reduction, factor):
 
 def test_activation_at_a_number_is_its_definition():
     sig = activation_function("sigmoid")
-    assert sig(sp.Rational(1, 3)) == DEFINITIONS["sigmoid"](sp.Rational(1, 3), None)
+    assert sig(sp.Rational(1, 3)) == derive_activation(ActSpec("sigmoid")).f.xreplace({zs: sp.Rational(1, 3)})
     assert activation_function("relu")(sp.Integer(-2)) == 0
     with pytest.raises(ValueError):
         activation_function("softmax")
@@ -90,3 +91,33 @@ def test_opaque_activation_classes_are_sympy_functions():
     assert issubclass(activation_function("tanh"), ProvenActivation)
     with pytest.raises(ValueError):
         compose_model(ModelSpec.build("2-1", "identity", "quadratic"), m=0)
+
+
+@pytest.mark.parametrize("layout", ["columns", "rows"])
+def test_the_sympy_layer_pairs_with_the_numpy_layer(layout):
+    spec = ModelSpec.build("3-4-2", "tanh,sigmoid", "quadratic", layout=layout)
+    rng = np.random.default_rng(0)
+    for layer in spec.layers:
+        dense = symbolic_layer(layer)
+        assert dense.kind == layer.kind and type(dense) is LAYERS[layer.kind]
+        assert [p.key for p in dense.params] == layer.param_names()
+        assert {p.key: p.shape(spec.layout) for p in dense.params} == layer.param_shapes(spec.layout)
+        # the same affine map: SymPy's forward at numbers equals the NumPy reference's pre-activation
+        p = {name: rng.standard_normal(shape) for name, shape in layer.param_shapes(spec.layout).items()}
+        x_in = rng.standard_normal(layer.n_in)
+        values = {e: float(p[param.key][param.position(spec.layout, *[i - 1 for i in e.indices[1:]])])
+                  for param in dense.params for e in param.matrix(spec.layout)}
+        z_sym = [float(v) for v in dense.forward_at(list(x_in), value=values.__getitem__)]
+        cols = {name: spec.layout.to_columns(arr) for name, arr in p.items()}
+        z_np = layer.pre_activation(cols, x_in.reshape(-1, 1))[:, 0]
+        assert np.allclose(z_sym, z_np, rtol=1e-14, atol=1e-14)
+
+
+def test_the_dense_layer_writes_its_forward_once_in_three_forms():
+    dense = symbolic_layer(ModelSpec.build("2-3-1", "sigmoid", "quadratic").layers[0])
+    k = sp.Symbol("k", integer=True, positive=True)
+    a0 = sp.IndexedBase("a")
+    index_form = dense.forward(2, lambda kk: a0[0, kk], k).doit()
+    written = w[1, 2, 1] * a0[0, 1] + w[1, 2, 2] * a0[0, 2] + b[1, 2]
+    assert index_form == dense.forward_at([a0[0, 1], a0[0, 2]])[1] == written
+    assert dense.tex() == r"W^{1} A^{0} + b^{1} \mathbb{1}^{\mathsf{T}}"

@@ -30,8 +30,8 @@ def test_composed_derivative_matches_bp_on_twin_and_model(name):
 
 def test_stratified_sample_covers_every_block_of_the_regression_model():
     spec = ModelSpec.build("3-30-10-3-1", "sigmoid,sigmoid,relu,identity", "mse")
-    picks = e2e._stratified(spec, random.Random(0))
-    assert {e2e._block(s) for s in picks} == set(spec.param_names()) and len(picks) <= 3 * 8
+    picks = e2e.stratified_sample(spec, random.Random(0))
+    assert {e2e.parameter_of(spec, s).key for s in picks} == set(spec.param_names()) and len(picks) <= 3 * 8
 
 
 def test_the_model_is_not_composed_when_too_wide():

@@ -2,7 +2,7 @@
 
 import sympy as sp
 
-from derive.backprop.fixed_width import _sp, canonical, compose_undefined, derive_fixed_width
+from derive.backprop.fixed_width import canonical, compose_undefined, derive_fixed_width, sigma_prime
 from derive.core.symbols import w
 from numeric.spec import ModelSpec
 
@@ -42,8 +42,8 @@ def test_bp4_without_the_activation_is_refuted():
 
 def test_bp2_without_the_transpose_is_refuted_on_non_square_w():
     def no_transpose(net, l, j, k):
-        return sp.Add(*[w[l + 1, j, kk] * net.d_eps[(l + 1, kk)] for kk in range(1, net.sizes[l + 1] + 1)]) * _sp(
-            net.z[l][j - 1])
+        total = sp.Add(*[w[l + 1, j, kk] * net.d_eps[(l + 1, kk)] for kk in range(1, net.sizes[l + 1] + 1)])
+        return total * sigma_prime(net.z[l][j - 1])
 
     step = derive_fixed_width(SPEC, claims={"BP2": no_transpose})["fixed.BP2"]
     assert step.holds is False and step.check.counterexample["l"] == "1"

@@ -227,3 +227,35 @@ def test_batch_size_can_be_passed_to_name_the_factor():
     loss, grad, params = _quadratic_problem()
     result = gradcheck(loss, lambda p: {**grad(p), "b": grad(p)["b"] / 5}, params, batch_size=5)
     assert "x1/m with m = 5" in result.row("b").diagnosis
+
+
+def test_numeric_gradcheck_is_the_function_after_every_submodule_is_imported():
+    import importlib
+    import pkgutil
+
+    import numeric
+
+    for info in pkgutil.iter_modules(numeric.__path__):
+        importlib.import_module(f"numeric.{info.name}")
+        assert info.name not in numeric.__all__, f"numeric.{info.name} is both a module and a public name"
+    from numeric import gradcheck as imported
+
+    assert callable(imported) and imported is numeric.gradcheck and imported.__module__ == "numeric.checker"
+
+
+def test_importing_numeric_blas_loads_no_numpy():
+    import subprocess
+
+    code = "import sys, numeric.blas; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # so a benchmark can pin BLAS before NumPy loads it
+
+
+def test_verdicts_are_an_enum_with_the_table_words():
+    from numeric import Verdict
+
+    loss, grad, params = planted.make_problem(None)
+    result = gradcheck(loss, grad, params)
+    assert all(isinstance(r.verdict, Verdict) for r in result.rows)
+    assert [str(v) for v in Verdict] == ["ok", "kink", "wrong"]
+    assert {r["verdict"] for r in json.loads(json.dumps(result.to_dict()))["rows"]} == {"ok"}

@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import derive.graph.gates as gates
+import derive.graph.matmul as matmul
 import derive.graph.staged as graph_mod
-from derive.graph.staged import build_graph, derive_matmul_gate, float_value, parse_at
+from derive.graph.exprparse import parse_at
+from derive.graph.gates import float_value
+from derive.graph.matmul import derive_matmul_gate
+from derive.graph.staged import build_graph
 from numeric.errors import BadInput
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
@@ -81,25 +86,22 @@ def test_staged_example_fused_agrees_with_unfused():
     assert fused.holds and plain.holds
 
 
-def test_a_wrong_local_gradient_is_caught(monkeypatch):
-    u = graph_mod.u
-    wrong = graph_mod._LocalRule((2 * sp.exp(u),))  # exp' = 2 exp: a bug the checks must find
-    monkeypatch.setitem(graph_mod._RULES, "exp", wrong)
-    g = build_graph(NEURON, NEURON_AT)
+def test_a_wrong_local_gradient_is_caught():
+    u = gates.u
+    wrong = gates.LocalRule((2 * sp.exp(u),))  # exp' = 2 exp: a bug the checks must find
+    g = build_graph(NEURON, NEURON_AT, rules={"exp": wrong})
     assert not g.sympy_agrees and not g.fd_agrees and not g.holds
 
 
-def test_a_missing_accumulation_is_caught(monkeypatch):
-    original = graph_mod._Builder.backward
+def test_a_missing_accumulation_is_caught():
+    class OverwriteInsteadOfAdd(graph_mod.GraphBuilder):
+        def backward(self, output):
+            super().backward(output)
+            for wire in self.wires.values():
+                if wire.contributions:
+                    wire.grad = wire.contributions[-1][2]  # "=" instead of "+=": the classic branching bug
 
-    def overwrite_instead_of_add(self, output):
-        original(self, output)
-        for wire in self.wires.values():
-            if wire.contributions:
-                wire.grad = wire.contributions[-1][2]  # "=" instead of "+=": the classic branching bug
-
-    monkeypatch.setattr(graph_mod._Builder, "backward", overwrite_instead_of_add)
-    assert not build_graph(STAGED, "x=3,y=-4").holds
+    assert not build_graph(STAGED, "x=3,y=-4", builder=OverwriteInsteadOfAdd).holds
 
 
 def test_same_variable_twice_in_one_gate():
@@ -201,9 +203,9 @@ def test_float_value_evaluates_without_exec():
     t = sp.Symbol("t")
     assert float_value(sp.Max(t, 0) + sp.Heaviside(t), {t: 0.0}) == 0.5
     assert float_value(sp.exp(t) * sp.log(2) / t**2, {t: 2.0}) == pytest.approx(math.exp(2) * math.log(2) / 4)
-    with pytest.raises(graph_mod.PointError):
+    with pytest.raises(gates.PointError):
         float_value(1 / t, {t: 0.0})
-    with pytest.raises(graph_mod.PointError):
+    with pytest.raises(gates.PointError):
         float_value(t ** sp.Rational(1, 2), {t: -1.0})
 
 
@@ -233,14 +235,14 @@ def test_matrix_gate_follows_the_dimension_rule(shape, rng):
 
 
 def test_matrix_gate_claims_can_fail():
-    W = graph_mod._matrix("W", 2, 3)
-    assert not graph_mod._elementwise_check(W, W.T).holds  # wrong shape
-    assert not graph_mod._elementwise_check(W, W + sp.ones(2, 3)).holds  # wrong element
+    W = matmul.symbol_matrix("W", 2, 3)
+    assert not matmul.elementwise_check(W, W.T).holds  # wrong shape
+    assert not matmul.elementwise_check(W, W + sp.ones(2, 3)).holds  # wrong element
     gate = derive_matmul_gate(2, 2, 3)
-    L, Wm = gate.derivation["L"].rhs, graph_mod._matrix("W", 2, 2)
+    L, Wm = gate.derivation["L"].rhs, matmul.symbol_matrix("W", 2, 2)
     dW = gate.derivation["dW"].rhs
-    point = graph_mod._rational_point(sorted(L.free_symbols, key=str), 0)
-    assert graph_mod._difference_check(L, Wm, dW, point).holds
-    assert not graph_mod._difference_check(L, Wm, dW.T, point).holds  # the transposed rule is wrong
+    point = matmul.rational_point(sorted(L.free_symbols, key=str), 0)
+    assert matmul.difference_check(L, Wm, dW, point).holds
+    assert not matmul.difference_check(L, Wm, dW.T, point).holds  # the transposed rule is wrong
     with pytest.raises(BadInput):
         derive_matmul_gate(0, 2, 2)

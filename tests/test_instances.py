@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from numeric.functions import TargetKind
 from numeric.instances import init_params, random_batch, to_one_hot
-from numeric.spec import ModelSpec
+from numeric.spec import Layout, ModelSpec
 
 
 def test_shapes_follow_the_layout():
@@ -20,8 +21,19 @@ def test_integer_labels_and_one_hot_agree():
     spec = ModelSpec.build("4-3", "softmax", "cce")
     _, labels = random_batch(spec, 6, np.random.default_rng(1), labels="int")
     assert labels.shape == (6,)
-    onehot = to_one_hot(labels, 3, "columns")
+    onehot = to_one_hot(labels, 3, Layout.COLUMNS)
     assert (onehot.argmax(axis=0) == labels).all()
+    rows = to_one_hot(labels, 3, Layout.ROWS)
+    assert rows.shape == (6, 3) and np.array_equal(rows, onehot.T)
+
+
+def test_targets_follow_the_cost_target_kind():
+    for cost, act in (("bce", "sigmoid"), ("mse", "identity")):
+        spec = ModelSpec.build("3-2", act, cost)
+        _, y = random_batch(spec, 50, np.random.default_rng(2))
+        assert y.shape == spec.y_shape(50)
+        binary = set(np.unique(y)) <= {0.0, 1.0}
+        assert binary == (spec.cost_entry.target is TargetKind.BINARY)
 
 
 def test_same_seed_same_instance():

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive.cli.commands import kernels as kernels_cmd
-from derive.cli.commands.kernels import instance, load_kernel, verify_kernel
 from derive.cli.main import main
+from derive.codegen import kernel as codegen
 from derive.codegen.kernel import generate_kernel_source
+from derive.verification.kernel_check import kernel_instance, load_kernel, verify_kernel
 from numeric import backprop
 from numeric.catalog import CATALOG
 from numeric.instances import init_params, random_batch
@@ -63,7 +63,7 @@ def test_one_kernel_serves_every_width_of_its_family(name, widths):
 def test_rows_kernels_agree_at_several_widths(extra_kernels):
     spec, kernel = extra_kernels[1]
     for widths in [(2, 3, 3, 1), (9, 2, 7, 1)]:
-        small, params, x, y = instance(spec.with_sizes(widths), seed=5, width=100)
+        small, params, x, y = kernel_instance(spec.with_sizes(widths), seed=5, width=100)
         g, ref = kernel.gradients(params, x, y), backprop.gradients(small, params, x, y)
         assert max(block_relative_error(g[k], ref[k]) for k in ref) <= 1e-12
 
@@ -135,12 +135,12 @@ def test_bpv_kernels_writes_a_verified_kernel_and_prints_the_import_line(tmp_pat
 
 
 def test_bpv_kernels_refuses_to_write_a_kernel_that_fails(tmp_path, capsys, monkeypatch):
-    real = kernels_cmd.generate_kernel_source
+    real = codegen.generate_kernel_source
 
     def averaged_twice(spec):
         return real(spec).replace("E2 = (A2 - Y) / m", "E2 = (A2 - Y) / m / m")
 
-    monkeypatch.setattr(kernels_cmd, "generate_kernel_source", averaged_twice)
+    monkeypatch.setattr(codegen, "generate_kernel_source", averaged_twice)
     assert main(["kernels", "binary_classifier", "-o", str(tmp_path)]) == 1
     assert not (tmp_path / "binary_classifier.py").exists()
     assert "FAIL gradients vs numeric.backprop.gradients" in capsys.readouterr().out

@@ -61,7 +61,7 @@ def test_a_part_that_raises_is_reported_not_holding(monkeypatch):
     def broken(spec):
         raise RuntimeError("planted")
 
-    monkeypatch.setattr(mdmod, "_batch_forms", broken)
+    monkeypatch.setattr(mdmod, "batch_forms_part", broken)
     md = derive_model(SPEC, use_cache=True)
     assert not md.holds and "planted" in md.errors[0]
     assert not cache.cache_path(SPEC.hash()).exists()  # failed derivations are not cached

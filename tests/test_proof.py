@@ -2,7 +2,7 @@
 
 import sympy as sp
 
-from derive.core.proof import prove_equal
+from derive.core.proof import Check, Strength, prove_equal
 
 z, x = sp.symbols("z x", real=True)
 s = 1 / (1 + sp.exp(-z))
@@ -48,3 +48,20 @@ def test_domain_keeps_logs_real():
     a = sp.Symbol("a")
     check = prove_equal(sp.log(a) + sp.log(1 - a), sp.log(a * (1 - a)), domain={a: (0.01, 0.99)})
     assert check.holds is True
+
+
+def test_prove_equal_sets_a_typed_strength_and_proven_reads_it():
+    s = 1 / (1 + sp.exp(-z))
+    assert prove_equal(sp.diff(s, z), s * (1 - s)).strength is Strength.SYMBOLIC
+    assert prove_equal(sp.expand((x + 1) ** 6), (x + 1) ** 6).strength in (Strength.SYMBOLIC, Strength.EXACT)
+    numeric = prove_equal(sp.Heaviside(z, 0), sp.Piecewise((1, z > 0), (0, True)))
+    assert numeric.strength is Strength.NUMERIC and not numeric.proven
+    # the method text does not decide once the strength is set
+    assert not Check(True, "symbolic: looks like it", strength=Strength.NUMERIC).proven
+
+
+def test_a_hand_built_check_infers_its_strength_once_from_the_method():
+    assert Check(True, "symbolic: by hand").strength is Strength.SYMBOLIC and Check(True, "symbolic: x").proven
+    assert Check(True, "exact central difference").strength is Strength.EXACT
+    assert Check(True, "every j = 1..3").strength is Strength.NUMERIC and not Check(True, "every j").proven
+    assert not Check(None, "symbolic only (undefined functions)").proven

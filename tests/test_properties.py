@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from derive.verification.engine import verify_model
+from derive.verification import verify_model
 from numeric.spec import ModelSpec
 
 #: Hidden-layer activations (softmax is an output activation only), parameters included.

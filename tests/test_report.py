@@ -9,8 +9,8 @@ import subprocess
 import numpy as np
 import pytest
 
+import derive.report as report
 from derive.cli.main import main
-from derive.report import build as report
 from derive.report.plots import activation_curve, activation_plot_tex, fd_error_plot_tex
 from numeric.spec import ActSpec, ModelSpec
 
@@ -52,7 +52,7 @@ def test_the_pdf_is_written_with_the_tex_beside_it(built):
 @needs_tex
 def test_every_section_heading_is_in_the_pdf(built):
     text = built[3]
-    for heading in report.SECTIONS:
+    for heading in report.HEADINGS:
         assert heading in text, heading
 
 
@@ -91,7 +91,7 @@ def test_a_latex_error_keeps_the_previous_pdf(built, tmp_path):
     target = tmp_path / "kept.pdf"
     shutil.copy(good, target)
     before = target.read_bytes()
-    broken = report.rt.load_template().replace("\\begin{document}", "\\begin{document}\\undefinedmacro{}")
+    broken = report.load_template().replace("\\begin{document}", "\\begin{document}\\undefinedmacro{}")
     outcome = report.write_document(report.model_document(rendered, template=broken), target)
     assert not outcome.ok
     assert "undefinedmacro" in outcome.message or "Undefined control sequence" in outcome.message
@@ -121,6 +121,37 @@ def test_no_pdf_writes_a_self_contained_tex(built, tmp_path, capsys):
 def test_title_with_several_models_is_bad_input(capsys):
     assert main(["report", "binary_classifier", "tanh_net", "--title", "x", "--no-pdf"]) == 2
     assert "--title" in capsys.readouterr().err
+
+
+# ----- the section registry ------------------------------------------------------------------------------------
+def _data(functions=(), title="t") -> "report.ReportData":
+    return report.ReportData(_spec(), title, list(functions))
+
+
+def test_sections_are_an_ordered_registry_and_a_new_entry_is_a_new_section():
+    names = [s.name for s in report.SECTIONS]
+    assert len(set(names)) == len(names)
+    assert report.HEADINGS == tuple(s.title for s in report.SECTIONS if s.title is not None)
+    extra = report.Section("extra", "An extra section", lambda data, level: f"body of {data.title} at {level}")
+    tex = report.body_tex(_data(title="m"), "section", sections=(extra,))
+    assert tex == "\\section{An extra section}\n\nbody of m at section"
+
+
+def test_the_cost_and_the_output_error_are_found_by_role_not_by_title():
+    import dataclasses
+
+    from derive.backprop.model_functions import model_function_derivations
+    from derive.core.steps import Role
+
+    functions = model_function_derivations(_spec())
+    roles = [Role.ACTIVATION, Role.COST, Role.OUTPUT_ERROR]
+    retitled = [dataclasses.replace(d, title=f"part {i}", role=role) for i, (d, role) in enumerate(zip(functions, roles,
+                                                                                                      strict=True))]
+    derivation = next(s for s in report.SECTIONS if s.name == "derivation")
+    tex = report.body_tex(_data(retitled), "section", sections=(derivation,))
+    assert "The derivative of the cost" in tex and "The output error $\\delta^L$" in tex
+    assert "from the definition" in tex  # the activation, headed by what it is
+    assert "part 1" not in tex and "part 2" not in tex
 
 
 # ----- plots ---------------------------------------------------------------------------------------------------

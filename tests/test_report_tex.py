@@ -10,7 +10,7 @@ import sympy as sp
 from derive.core.book import book_latex
 from derive.core.steps import Derivation
 from derive.core.symbols import a, delta, w, z
-from derive.report import sections as rt
+from derive.report import layout as rt
 
 j, k = sp.symbols("j k", integer=True, positive=True)
 NASTY = "odd_name 100% & #1 \\ end {x} ~ ^ $"

@@ -10,7 +10,7 @@ API
 ``ComposedModel`` fields:
 
 * ``spec``, ``m`` (the batch size);
-* ``theta``: ``{"W1": Matrix, "b1": Matrix, ...}`` shaped per the spec's layout (DESIGN.md § Conventions). The
+* ``theta``: ``{"W1": Matrix, "b1": Matrix, ...}`` shaped per the spec's layout (docs/conventions.md § Conventions). The
   elements are the book-indexed symbols of :mod:`derive.core.symbols`, 1-based, layer first: in the columns layout
   ``theta["W2"][j-1, k-1] = w[2, j, k]`` (w^2_{jk}) and ``theta["b2"][j-1, 0] = b[2, j]``; in the rows layout the
   matrices are transposed, ``theta["W2"][k-1, j-1] = w[2, j, k]`` and ``theta["b2"][0, j-1] = b[2, j]``. Either way
@@ -26,20 +26,21 @@ API
   sum = Σ_s C_x);
 * ``uses``: labels of already proven steps the composition relies on (see below).
 
-What is used, and from where: z^l = W^l a^{l-1} + b^l written out per the layout; every activation from
-:data:`derive.functions.activations.DEFINITIONS` (softmax from the index-form definition of :func:`derive_softmax`);
+What is used, and from where: each layer's forward written out by the layer object
+(:meth:`derive.layers.dense.DenseSym.forward_at`); every activation from its derived definition
+(:func:`derive.functions.activations.derive_activation`; softmax from the index-form definition of
+:func:`derive_softmax`);
 the cost
 from the index-form definition of :func:`derive.functions.costs.derive_cost` (bce in the textbook form derived there
-from the
-Bernoulli likelihood). Nothing from the backprop derivation.
+from the Bernoulli likelihood). Nothing from the backprop derivation.
 
-Speed (DESIGN.md § Deriving): an activation is an opaque ``sp.Function`` subclass (:func:`activation_function`)
-whose value at a number is its definition and whose ``fdiff`` returns the derivative *already derived and checked*
-by :func:`derive.functions.activations.derive_activation` (σ(1 − σ) for the sigmoid and 1 − tanh² for tanh, from the
-proven
-closed-form claims; the raw ``sympy.diff`` of the definition otherwise, with the ReLU'(0) = 0 convention). Those
-steps are listed in ``ComposedModel.uses``. Without this, differentiating a composed sigmoid/ReLU net costs ~110 s
-per parameter.
+Speed (docs/conventions.md § Deriving): an activation is an opaque ``sp.Function`` subclass
+(:func:`activation_function`) whose value at a number is its definition and whose ``fdiff`` returns the derivative
+*already derived and checked* by :func:`derive.functions.activations.derive_activation`: written through the
+function's own value where the registry entry has such a form (σ(1 − σ), 1 − tanh²: ``self_derivative``), proven
+equal to the derived derivative here; the raw ``sympy.diff`` of the definition otherwise, with the ReLU'(0) = 0
+convention. Those steps are listed in ``ComposedModel.uses``. Without this, differentiating a composed sigmoid/ReLU
+net costs ~110 s per parameter.
 Printers: each class prints (NumPy, mpmath, lambdify) as its *definition* applied to the printed argument, built
 as a SymPy tree so the argument is always parenthesised correctly.
 
@@ -65,20 +66,32 @@ from functools import cache
 import sympy as sp
 
 from derive.backprop.output_delta import SOFTMAX_WIDTH
+from derive.core.proof import prove_equal
 from derive.core.symbols import a as a_base
-from derive.core.symbols import b as b_base
-from derive.core.symbols import w as w_base
 from derive.core.symbols import y as y_base
 from derive.core.symbols import z as z_base
-from derive.functions.activations import DEFINITIONS, alpha, derive_activation, derive_softmax, sigma_f, zs
+from derive.functions.activations import alpha, derive_activation, derive_softmax, zs
 from derive.functions.costs import L as L_cost
 from derive.functions.costs import derive_cost, n_out
+from derive.layers import symbolic_layer
+from numeric.errors import SpecError
 from numeric.spec import ActSpec, ModelSpec
 
-__all__ = ["ComposedModel", "ProvenActivation", "activation_function", "compose_model", "x"]
+__all__ = ["ComposedModel", "ProvenActivation", "activation_function", "compose_model", "softmax_at", "x"]
 
 #: inputs of sample s: x[s, k] (1-based sample, 1-based unit); targets are derive.core.symbols.y[s, j]
 x = sp.IndexedBase("x")
+
+
+def _definition(name: str, arg: sp.Expr, param: sp.Expr | None) -> sp.Expr:
+    """The activation's definition (its registry entry, the one :func:`derive_activation` differentiates) at ``arg``.
+
+    Built directly at ``arg`` rather than substituted into f(z): at 60-digit numbers the two orders of evaluation
+    round differently in the last digits.
+    """
+    from derive.functions.registry import ACTIVATIONS as SYM_ACTIVATIONS
+
+    return SYM_ACTIVATIONS[name].definition(arg, param)
 
 
 class ProvenActivation(sp.Function):
@@ -94,7 +107,7 @@ class ProvenActivation(sp.Function):
     @classmethod
     def eval(cls, arg, param=None):
         if arg.is_Number and (param is None or param.is_Number):
-            return DEFINITIONS[cls.act_name](arg, param)
+            return _definition(cls.act_name, arg, param)
         return None
 
     def _act(self) -> ActSpec:
@@ -103,8 +116,7 @@ class ProvenActivation(sp.Function):
 
     def definition(self) -> sp.Expr:
         """The activation's definition applied to this argument (for printing and for checks)."""
-        param = self.args[1] if len(self.args) > 1 else None
-        return DEFINITIONS[self.act_name](self.args[0], param)
+        return _definition(self.act_name, self.args[0], self.args[1] if len(self.args) > 1 else None)
 
     def fdiff(self, argindex=1):
         if argindex != 1:
@@ -120,40 +132,54 @@ class ProvenActivation(sp.Function):
     _pythoncode = _print_as_definition
 
 
-def _derivative_at(cls, act: ActSpec, arg: sp.Expr, param: sp.Expr | None) -> sp.Expr:
+@cache
+def _self_derivative(act: ActSpec):
+    """The registry's f' written through f's own value (σ(1 − σ)), if it is proven equal to the derived f'."""
+    from derive.functions.registry import ACTIVATIONS as SYM_ACTIVATIONS
+
+    form = SYM_ACTIVATIONS[act.name].self_derivative
+    if form is None:
+        return None
     result = derive_activation(act)
-    if act.name == "sigmoid" and result.derivation["sigmoid.closed"].holds:
-        # sigma' = sigma (1 - sigma): the proven closed form, in terms of this opaque function
-        return result.closed.xreplace({sigma_f(zs): cls(arg)}).xreplace({zs: arg})
-    if act.name == "tanh" and result.derivation["tanh.closed"].holds and _tanh_is_its_definition():
-        # tanh' = 1 - tanh^2: the proven closed form (SymPy's tanh proven equal to the definition)
-        return result.closed.xreplace({sp.tanh(zs): cls(arg)}).xreplace({zs: arg})
+    if not result.derivation[f"{act.name}.closed"].holds:
+        return None
+    proven = prove_equal(form(result.f_numeric()), result.fprime_numeric()).holds is True
+    return form if proven else None
+
+
+def _derivative_at(cls, act: ActSpec, arg: sp.Expr, param: sp.Expr | None) -> sp.Expr:
+    own = _self_derivative(act)
+    if own is not None:
+        return own(cls(arg))  # the proven closed form, in terms of this opaque function
+    result = derive_activation(act)
     subs = {zs: arg}
     if param is not None:
         subs[alpha] = param
     if arg.is_Number:
         return result.fprime.xreplace(subs)
-    # Heaviside(arg, 0) would ask SymPy for the sign of a huge argument (DESIGN.md: ~110 s per parameter): keep
-    # the step function unevaluated until numbers are substituted (xreplace re-evaluates it then).
+    # Heaviside(arg, 0) would ask SymPy for the sign of a huge argument (~110 s per parameter, docs/conventions.md):
+    # keep the step function unevaluated until numbers are substituted (xreplace re-evaluates it then).
     return result.fprime.replace(
         lambda e: isinstance(e, sp.Heaviside),
         lambda e: sp.Heaviside(*[arg_.xreplace(subs) for arg_ in e.args], evaluate=False),
     ).xreplace(subs)
 
 
-@cache
-def _tanh_is_its_definition() -> bool:
-    from derive.core.proof import prove_equal
-
-    return prove_equal(sp.tanh(zs), DEFINITIONS["tanh"](zs, None)).holds is True
+def _is_identity(act: ActSpec) -> bool:
+    """f(z) = z: nothing to compose (the definition decides, not the name)."""
+    return act.entry.elementwise and derive_activation(act).f == zs
 
 
 _CLASSES: dict[str, type] = {}
 
 
 def activation_function(name: str) -> type:
-    """The opaque :class:`ProvenActivation` subclass for an activation name (not softmax, not identity)."""
-    if name in ("identity", "softmax") or name not in DEFINITIONS:
+    """The opaque :class:`ProvenActivation` subclass for an element-wise activation other than the identity."""
+    try:
+        act = ActSpec.parse(name)
+    except SpecError:
+        raise ValueError(f"no opaque function for activation {name!r}") from None
+    if not act.entry.elementwise or _is_identity(act):
         raise ValueError(f"no opaque function for activation {name!r}")
     if name not in _CLASSES:
         cls = type(name, (ProvenActivation,), {"act_name": name, "__module__": __name__})
@@ -163,15 +189,16 @@ def activation_function(name: str) -> type:
 
 
 def _uses(act: ActSpec) -> tuple[str, ...]:
-    if act.name == "identity":
+    """The labels of the proven steps composing ``act`` relies on."""
+    if _is_identity(act):
         return ()
-    if act.name == "softmax":
+    if not act.entry.elementwise:
         return ("softmax.def",)
     labels = [f"{act.name}.def", f"{act.name}.diff"]
-    if act.name in ("sigmoid", "tanh"):
+    if _self_derivative(act) is not None:
         labels.append(f"{act.name}.closed")
-    if act.name == "relu":
-        labels.append("relu.convention")
+    if any(step.label == f"{act.name}.convention" for step in derive_activation(act).derivation):
+        labels.append(f"{act.name}.convention")
     return tuple(labels)
 
 
@@ -191,22 +218,6 @@ class ComposedModel:
     cost: sp.Expr
     uses: tuple[str, ...] = field(default_factory=tuple)
 
-    def block_of(self, symbol: sp.Expr) -> str:
-        """The parameter block (``W2``, ``b1``) a parameter symbol belongs to."""
-        if isinstance(symbol, sp.Indexed) and symbol.base in (w_base, b_base):
-            kind = "W" if symbol.base == w_base else "b"
-            return f"{kind}{int(symbol.indices[0])}"
-        raise KeyError(f"{symbol} is not a parameter symbol")
-
-
-def _param_matrix(spec: ModelSpec, l: int, kind: str) -> sp.Matrix:
-    rows, cols = spec.param_shapes()[f"{kind}{l}"]
-    cols_layout = spec.layout == "columns"
-    if kind == "W":
-        # book index w^l_{jk}: unit j of layer l, unit k of layer l-1
-        return sp.Matrix(rows, cols, lambda r, c: w_base[l, r + 1, c + 1] if cols_layout else w_base[l, c + 1, r + 1])
-    return sp.Matrix(rows, cols, lambda r, c: b_base[l, (r if cols_layout else c) + 1])
-
 
 def _softmax_definition() -> tuple[sp.Expr, sp.Symbol, sp.Symbol]:
     """softmax's index-form definition exp(z^L_i) / Σ_k exp(z^L_k), its unit index i and its width symbol n."""
@@ -217,19 +228,19 @@ def _softmax_definition() -> tuple[sp.Expr, sp.Symbol, sp.Symbol]:
 
 
 @cache
-def _softmax_at(width: int) -> tuple[sp.Expr, ...]:
+def softmax_at(width: int) -> tuple[sp.Expr, ...]:
     """softmax at a concrete width: a_j in terms of z[L, 1..width] (instantiated from the definition)."""
     rhs, i, nn = _softmax_definition()
     return tuple(rhs.subs({nn: width, i: j}).doit() for j in range(1, width + 1))
 
 
 def _activate(act: ActSpec, zs_: list[sp.Expr]) -> list[sp.Expr]:
-    if act.name == "identity":
+    if _is_identity(act):
         return list(zs_)
-    if act.name == "softmax":
+    if not act.entry.elementwise:
         out_L = derive_softmax(SOFTMAX_WIDTH).derivation["softmax.def"].lhs.indices[0]
         table = {z_base[out_L, k + 1]: zk for k, zk in enumerate(zs_)}
-        return [s.xreplace(table) for s in _softmax_at(len(zs_))]
+        return [s.xreplace(table) for s in softmax_at(len(zs_))]
     cls = activation_function(act.name)
     if act.param is None:
         return [cls(v) for v in zs_]
@@ -245,6 +256,25 @@ def _cost_at(spec: ModelSpec, a_out: list[sp.Expr], y_s: list[sp.Expr]) -> sp.Ex
     return concrete.xreplace(table)
 
 
+def _forward(spec: ModelSpec, inputs: list[list[sp.Expr]], leaf) -> tuple[list, list]:
+    """z^l and a^l of every sample, each layer's forward written out by the layer object."""
+    m = len(inputs)
+    z_all: list[list[list[sp.Expr]]] = [[[] for _ in range(m)]]
+    a_all: list[list[list[sp.Expr]]] = [inputs]
+    for layer in spec.layers:
+        z_l = [symbolic_layer(layer).forward_at(a_all[-1][s], value=leaf) for s in range(m)]
+        z_all.append(z_l)
+        a_all.append([_activate(layer.act, units) for units in z_l])
+    return z_all, a_all
+
+
+def _cost_uses(spec: ModelSpec) -> list[str]:
+    """The labels of the cost's proven steps: its definition, and its textbook form where it was derived."""
+    labels = {step.label for step in derive_cost(spec.cost).derivation}
+    derived = [label for label in (f"{spec.cost}.expand", f"{spec.cost}.textbook") if label in labels]
+    return [*derived, f"{spec.cost}.def"]
+
+
 def compose_model(spec: ModelSpec, *, m: int = 1, fixed: Mapping[sp.Expr, sp.Expr] | None = None) -> ComposedModel:
     """Compose C(θ) of ``spec`` over a batch of ``m`` symbolic samples (see the module doc)."""
     if m < 1:
@@ -254,45 +284,16 @@ def compose_model(spec: ModelSpec, *, m: int = 1, fixed: Mapping[sp.Expr, sp.Exp
     def leaf(sym):
         return fixed.get(sym, sym)
 
-    theta: dict[str, sp.Matrix] = {}
-    for l in range(1, spec.L + 1):
-        theta[f"W{l}"] = _param_matrix(spec, l, "W")
-        if spec.bias:
-            theta[f"b{l}"] = _param_matrix(spec, l, "b")
+    theta = {param.key: param.matrix(spec.layout) for layer in spec.layers for param in symbolic_layer(layer).params}
     theta_symbols = [s for name in spec.param_names() for s in theta[name]]  # Matrix iterates row-major
-
     xs = [[x[s + 1, k + 1] for k in range(spec.sizes[0])] for s in range(m)]
     ys = [[y_base[s + 1, j + 1] for j in range(spec.sizes[-1])] for s in range(m)]
-
-    cols = spec.layout == "columns"
-    z_all: list[list[list[sp.Expr]]] = [[[] for _ in range(m)]]
-    a_all: list[list[list[sp.Expr]]] = [[[leaf(v) for v in xs[s]] for s in range(m)]]
-    for l in range(1, spec.L + 1):
-        W = theta[f"W{l}"].applyfunc(leaf)
-        bvec = theta[f"b{l}"].applyfunc(leaf) if spec.bias else None
-        n_in, n_l = spec.sizes[l - 1], spec.sizes[l]
-        z_l, a_l = [], []
-        for s in range(m):
-            prev = a_all[l - 1][s]
-            units = []
-            for j in range(n_l):
-                # columns: Z = W A + b, z_j = Σ_k W[j, k] a_k + b[j]; rows: Z = A W + b, z_j = Σ_k a_k W[k, j] + b[j]
-                terms = [(W[j, k] if cols else W[k, j]) * prev[k] for k in range(n_in)]
-                if bvec is not None:
-                    terms.append(bvec[j, 0] if cols else bvec[0, j])
-                units.append(sp.Add(*terms))
-            z_l.append(units)
-            a_l.append(_activate(spec.activations[l - 1], units))
-        z_all.append(z_l)
-        a_all.append(a_l)
-
+    z_all, a_all = _forward(spec, [[leaf(v) for v in xs[s]] for s in range(m)], leaf)
     per_sample = [_cost_at(spec, a_all[spec.L][s], [leaf(v) for v in ys[s]]) for s in range(m)]
     total = sp.Add(*per_sample)
     cost = total / m if spec.reduction == "mean" else total
     uses: list[str] = []
     for act in dict.fromkeys(spec.activations):
         uses.extend(_uses(act))
-    if spec.cost == "bce":
-        uses.extend(("bce.expand", "bce.textbook"))
-    uses.append(f"{spec.cost}.def")
+    uses.extend(_cost_uses(spec))
     return ComposedModel(spec, m, theta, theta_symbols, xs, ys, z_all, a_all, per_sample, cost, tuple(uses))

@@ -17,7 +17,7 @@ Where it runs: **exhaustively** on the reduced-width twin (``spec.reduced_twin(3
 reduction, layout; every parameter), and on a **stratified sample** of the model itself (the first, the last and a
 random entry of every parameter block) when the model's first layer has at most :data:`FULL_LIMIT` weights.
 Beyond that, composing even the partially evaluated C in 60-digit SymPy arithmetic costs seconds per parameter
-(784-wide inputs: DESIGN.md measured 53 s to compose 784-30-10 symbolically), so the model is covered by the
+(784-wide inputs: docs/conventions.md records 53 s to compose 784-30-10 symbolically), so the model is covered by the
 twin, the fixed-width proof and the all-widths proof, and the derivation says so.
 """
 
@@ -30,18 +30,32 @@ from collections.abc import Callable
 import mpmath
 import sympy as sp
 
-from derive.backprop.compose import _softmax_at, compose_model
+from derive.backprop.compose import compose_model, softmax_at
+from derive.backprop.compose import x as x_base
 from derive.backprop.output_delta import SOFTMAX_WIDTH
 from derive.core.proof import Check
-from derive.core.steps import Derivation, Step
-from derive.core.symbols import a, b, delta, w, y
+from derive.core.steps import Derivation, Role, Step
+from derive.core.symbols import a, delta, y
 from derive.core.symbols import z as z_base
 from derive.functions.activations import derive_activation, derive_softmax, zs
 from derive.functions.costs import L as L_cost
 from derive.functions.costs import derive_cost, n_out, unit_j
+from derive.layers import symbolic_layer
+from derive.layers.dense import DenseSym, Param
+from numeric.functions import TargetKind
 from numeric.spec import ModelSpec
 
-__all__ = ["DIGITS", "FULL_LIMIT", "TOLERANCE", "bp_gradient", "derive_end_to_end", "direct_gradient", "random_point"]
+__all__ = [
+    "DIGITS",
+    "FULL_LIMIT",
+    "TOLERANCE",
+    "bp_gradient",
+    "derive_end_to_end",
+    "direct_gradient",
+    "parameter_of",
+    "random_point",
+    "stratified_sample",
+]
 
 DIGITS = 60
 TOLERANCE = sp.Float("1e-30")
@@ -60,17 +74,16 @@ def random_point(spec: ModelSpec, m: int, seed: int = 0) -> dict:
     point: dict = {}
     for s in _theta_symbols(spec):
         point[s] = _rand(rng)
-    from derive.backprop.compose import x as x_base
-
     n_L = spec.sizes[-1]
+    target = spec.cost_entry.target
     for s in range(1, m + 1):
         for k in range(1, spec.sizes[0] + 1):
             point[x_base[s, k]] = _rand(rng)
-        if spec.cost == "cce":
+        if target is TargetKind.CLASSES:
             hot = rng.randrange(n_L)
             for j in range(n_L):
                 point[y[s, j + 1]] = sp.Float(1 if j == hot else 0, DIGITS)
-        elif spec.cost == "bce":
+        elif target is TargetKind.BINARY:
             for j in range(n_L):
                 point[y[s, j + 1]] = sp.Float(rng.randrange(2), DIGITS)
         else:
@@ -79,13 +92,13 @@ def random_point(spec: ModelSpec, m: int, seed: int = 0) -> dict:
     return point
 
 
+def _layers(spec: ModelSpec) -> list[DenseSym]:
+    return [symbolic_layer(layer) for layer in spec.layers]
+
+
 def _theta_symbols(spec: ModelSpec) -> list:
-    out = []
-    for l in range(1, spec.L + 1):
-        out += [w[l, j, k] for j in range(1, spec.sizes[l] + 1) for k in range(1, spec.sizes[l - 1] + 1)]
-        if spec.bias:
-            out += [b[l, j] for j in range(1, spec.sizes[l] + 1)]
-    return out
+    """Every parameter entry, layer by layer (W row by row, then b)."""
+    return [entry for layer in _layers(spec) for entry in layer.param_entries()]
 
 
 # ----- the direct side ----------------------------------------------------------------------------------------
@@ -115,98 +128,105 @@ def _elementwise(act) -> tuple[Callable, Callable]:
     return ev(f), ev(fp)
 
 
+def _forward(spec: ModelSpec, point: dict, s: int, funcs: dict) -> tuple[list, list]:
+    """a^l and f'(z^l) of sample ``s`` (60 digits), each layer's forward from the layer object."""
+    acts = [[_mp(point[x_base[s, k]]) for k in range(1, spec.sizes[0] + 1)]]
+    fps: list = [None]
+    for l, layer in enumerate(_layers(spec), start=1):
+        zl = layer.forward_at(acts[l - 1], value=lambda entry: _mp(point[entry]), add=mpmath.fsum)
+        if funcs[l] is None:  # a per-sample activation (softmax): instantiated from its definition
+            out_L = derive_softmax(SOFTMAX_WIDTH).derivation["softmax.def"].lhs.indices[0]
+            table = {z_base[out_L, k + 1]: sp.Float(zl[k], DIGITS) for k in range(len(zl))}
+            acts.append([_mp(e.xreplace(table).evalf(DIGITS)) for e in softmax_at(len(zl))])
+            fps.append(None)
+        else:
+            f, fp = funcs[l]
+            acts.append([f(v) for v in zl])
+            fps.append([fp(v) for v in zl])
+    return acts, fps
+
+
+def _output_error(spec: ModelSpec, point: dict, s: int, aL: list, fpL: list | None) -> list:
+    """BP1 with the derived dC/da (through the proven Jacobian diag(s) - s s^T for softmax)."""
+    n_L = spec.sizes[-1]
+    cost = derive_cost(spec.cost)
+    ys = [point[y[s, j]] for j in range(1, n_L + 1)]
+    dC_da = [_mp(cost.dC_da.xreplace({a[L_cost, unit_j]: sp.Float(aL[j], DIGITS), y[unit_j]: ys[j]})
+                 .subs({n_out: n_L}).evalf(DIGITS)) for j in range(n_L)]
+    if fpL is None:
+        return [mpmath.fsum(dC_da[i] * ((aL[i] if i == j else 0) - aL[i] * aL[j]) for i in range(n_L))
+                for j in range(n_L)]
+    return [dC_da[j] * fpL[j] for j in range(n_L)]
+
+
 def bp_gradient(spec: ModelSpec, point: dict, m: int) -> dict:
     """The BP value of every parameter at ``point``: BP1-BP4 recursion in 60-digit arithmetic, then the reduction."""
-    from derive.backprop.compose import x as x_base
-
     mpmath.mp.dps = DIGITS
-    L = spec.L
-    W = {l: [[_mp(point[w[l, j, k]]) for k in range(1, spec.sizes[l - 1] + 1)] for j in range(1, spec.sizes[l] + 1)]
-         for l in range(1, L + 1)}
-    B = {l: [_mp(point[b[l, j]]) if spec.bias else mpmath.mpf(0) for j in range(1, spec.sizes[l] + 1)]
-         for l in range(1, L + 1)}
-    funcs = {l: None if act.name == "softmax" else _elementwise(act) for l, act in enumerate(spec.activations, 1)}
-    cost = derive_cost(spec.cost)
-    n_L = spec.sizes[-1]
+    funcs = {l: _elementwise(act) if act.entry.elementwise else None for l, act in enumerate(spec.activations, 1)}
     grad = {s: mpmath.mpf(0) for s in _theta_symbols(spec)}
+    layers = _layers(spec)
     for s in range(1, m + 1):
-        acts = [[_mp(point[x_base[s, k]]) for k in range(1, spec.sizes[0] + 1)]]
-        zs_, fps = [None], [None]
-        for l in range(1, L + 1):
-            zl = [mpmath.fsum(W[l][j][k] * acts[l - 1][k] for k in range(len(acts[l - 1]))) + B[l][j]
-                  for j in range(spec.sizes[l])]
-            zs_.append(zl)
-            if funcs[l] is None:
-                sm = _softmax_at(len(zl))
-                out_L = derive_softmax(SOFTMAX_WIDTH).derivation["softmax.def"].lhs.indices[0]
-                table = {z_base[out_L, k + 1]: sp.Float(zl[k], DIGITS) for k in range(len(zl))}
-                acts.append([_mp(e.xreplace(table).evalf(DIGITS)) for e in sm])
-                fps.append(None)
-            else:
-                f, fp = funcs[l]
-                acts.append([f(v) for v in zl])
-                fps.append([fp(v) for v in zl])
-        ys = [point[y[s, j]] for j in range(1, n_L + 1)]
-        dC_da = [_mp(cost.dC_da.xreplace({a[L_cost, unit_j]: sp.Float(acts[L][j], DIGITS), y[unit_j]: ys[j]})
-                     .subs({n_out: n_L}).evalf(DIGITS)) for j in range(n_L)]
-        if fps[L] is None:  # softmax: BP1 through the proven Jacobian diag(s) - s s^T
-            sv = acts[L]
-            deltas = [mpmath.fsum(dC_da[i] * ((sv[i] if i == j else 0) - sv[i] * sv[j]) for i in range(n_L))
-                      for j in range(n_L)]
-        else:  # BP1
-            deltas = [dC_da[j] * fps[L][j] for j in range(n_L)]
-        for l in range(L, 0, -1):
+        acts, fps = _forward(spec, point, s, funcs)
+        deltas = _output_error(spec, point, s, acts[spec.L], fps[spec.L])
+        for l in range(spec.L, 0, -1):
+            W, bias = layers[l - 1].W, layers[l - 1].b
             for j in range(spec.sizes[l]):  # BP3, BP4
                 if spec.bias:
-                    grad[b[l, j + 1]] += deltas[j]
+                    grad[bias.entry(j + 1)] += deltas[j]
                 for k in range(spec.sizes[l - 1]):
-                    grad[w[l, j + 1, k + 1]] += acts[l - 1][k] * deltas[j]
+                    grad[W.entry(j + 1, k + 1)] += acts[l - 1][k] * deltas[j]
             if l > 1:  # BP2
-                deltas = [mpmath.fsum(W[l][jj][j] * deltas[jj] for jj in range(spec.sizes[l])) * fps[l - 1][j]
-                          for j in range(spec.sizes[l - 1])]
+                deltas = [mpmath.fsum(_mp(point[W.entry(jj + 1, j + 1)]) * deltas[jj] for jj in range(spec.sizes[l]))
+                          * fps[l - 1][j] for j in range(spec.sizes[l - 1])]
     scale = mpmath.mpf(1) / m if spec.reduction == "mean" else mpmath.mpf(1)
     return {s: sp.Float(v * scale, DIGITS) for s, v in grad.items()}
 
 
 # ----- comparing --------------------------------------------------------------------------------------------------
-def _block(s) -> str:
-    return f"{'W' if s.base == w else 'b'}{int(s.indices[0])}"
+def parameter_of(spec: ModelSpec, s) -> Param:
+    """The parameter a parameter entry belongs to (by its base and layer index, never by a printed name)."""
+    layer = _layers(spec)[int(s.indices[0]) - 1]
+    return next(param for param in layer.params if param.base == s.base)
 
 
-def _compare(spec: ModelSpec, direct: dict, bp: dict) -> dict[str, Check]:
-    blocks: dict[str, list] = {}
+def _compare(spec: ModelSpec, direct: dict, bp: dict) -> dict[Param, Check]:
+    blocks: dict[Param, list] = {}
     for s in direct:
-        blocks.setdefault(_block(s), []).append(s)
+        blocks.setdefault(parameter_of(spec, s), []).append(s)
     out = {}
-    for name, syms in blocks.items():
+    for param, syms in blocks.items():
         ref = max(abs(bp[s]) for s in syms)
         err = max(abs(direct[s] - bp[s]) for s in syms)
         rel = err / max(ref, sp.Float("1e-300"))
         if rel <= TOLERANCE:
-            out[name] = Check(True, f"evaluation ({DIGITS} digits): {len(syms)} parameters, block-relative error "
-                                    f"{float(rel):.1e} <= 1e-30")
+            out[param] = Check(True, f"evaluation ({DIGITS} digits): {len(syms)} parameters, block-relative error "
+                                     f"{float(rel):.1e} <= 1e-30")
         else:
             worst = max(syms, key=lambda s: abs(direct[s] - bp[s]))
-            out[name] = Check(False, f"evaluation ({DIGITS} digits): block-relative error {float(rel):.3g} > 1e-30",
-                              counterexample={"parameter": sp.sstr(worst), "sympy.diff": f"{float(direct[worst]):.15g}",
-                                              "BP": f"{float(bp[worst]):.15g}"})
+            out[param] = Check(False, f"evaluation ({DIGITS} digits): block-relative error {float(rel):.3g} > 1e-30",
+                               counterexample={"parameter": sp.sstr(worst),
+                                               "sympy.diff": f"{float(direct[worst]):.15g}",
+                                               "BP": f"{float(bp[worst]):.15g}"})
     return out
 
 
-def _lhs_rhs(name: str):
-    l = int(name[1:])
+#: parameter name -> (the theorem its gradient is, its right-hand side for unit indices j, k of layer l)
+_THEOREMS = {"W": ("BP4", lambda l, j, k: a[l - 1, k] * delta[l, j]), "b": ("BP3", lambda l, j, k: delta[l, j])}
+
+
+def _lhs_rhs(param: Param):
     j, k = sp.symbols("j k", integer=True, positive=True)
-    if name[0] == "W":
-        return sp.Derivative(sp.Symbol("C"), w[l, j, k], evaluate=False), a[l - 1, k] * delta[l, j]
-    return sp.Derivative(sp.Symbol("C"), b[l, j], evaluate=False), delta[l, j]
+    units = (j, k)[: param.unit_indices]
+    rhs = _THEOREMS[param.name][1](param.layer, j, k)
+    return sp.Derivative(sp.Symbol("C"), param.entry(*units), evaluate=False), rhs
 
 
-def _stratified(spec: ModelSpec, rng: random.Random) -> list:
+def stratified_sample(spec: ModelSpec, rng: random.Random) -> list:
+    """The first, the last and a random entry of every parameter block."""
     chosen = []
-    for l in range(1, spec.L + 1):
-        blocks = [[w[l, j, k] for j in range(1, spec.sizes[l] + 1) for k in range(1, spec.sizes[l - 1] + 1)]]
-        if spec.bias:
-            blocks.append([b[l, j] for j in range(1, spec.sizes[l] + 1)])
+    for layer in _layers(spec):
+        entries = layer.param_entries()
+        blocks = [[e for e in entries if e.base == param.base] for param in layer.params]
         for block in blocks:
             picks = {0, len(block) - 1, rng.randrange(len(block))}
             chosen += [block[i] for i in sorted(picks)]
@@ -217,7 +237,8 @@ def derive_end_to_end(spec: ModelSpec, *, seed: int = 0, full_limit: int = FULL_
     """The end-to-end comparison (module doc): twin exhaustively, the model itself by a stratified sample."""
     d = Derivation(f"{spec.title} end to end: sympy.diff of the composed C(theta) against BP1-BP4 ({DIGITS} digits)",
                    summary="direct side: the real activations and cost composed and differentiated, never the "
-                           "recursion; BP side: BP1-BP4 with the derived functions")
+                           "recursion; BP side: BP1-BP4 with the derived functions",
+                   role=Role.END_TO_END, subject=spec.title)
     twin = spec.reduced_twin(3)
     runs = [("twin", twin, 1, _theta_symbols(twin), f"reduced twin {twin.net}, every parameter, 1 sample")]
     first = spec.sizes[0] * spec.sizes[1]
@@ -225,7 +246,7 @@ def derive_end_to_end(spec: ModelSpec, *, seed: int = 0, full_limit: int = FULL_
         note = f"the model {spec.net} is its own reduced twin: checked exhaustively, here with a batch of 2"
         runs.append(("model", spec, 2, _theta_symbols(spec), note))
     elif first <= full_limit:
-        picks = _stratified(spec, random.Random(seed))
+        picks = stratified_sample(spec, random.Random(seed))
         runs.append(("model", spec, 2, picks, f"the model {spec.net}: stratified sample of {len(picks)} of "
                                               f"{spec.n_params} parameters (first, last, random of every block), "
                                               "batch of 2"))
@@ -243,11 +264,11 @@ def derive_end_to_end(spec: ModelSpec, *, seed: int = 0, full_limit: int = FULL_
         dt = time.perf_counter() - t0
         if progress:
             progress(f"end to end, {title}: {dt:.1f} s")
-        for name, check in checks.items():
-            lhs, rhs = _lhs_rhs(name)
+        for param, check in checks.items():
+            lhs, rhs = _lhs_rhs(param)
             per = dt / max(len(params), 1) * 1000
             check.detail = (check.detail + "; " if check.detail else "") + f"{title}; {per:.0f} ms per parameter"
-            d.add(Step(f"e2e.{tag}.{name}", lhs, rhs, "claim",
-                       f"{title}: sympy.diff of the composed cost vs the BP value for block {name}", check,
-                       ("BP3" if name[0] == "b" else "BP4",)))
+            d.add(Step(f"e2e.{tag}.{param.key}", lhs, rhs, "claim",
+                       f"{title}: sympy.diff of the composed cost vs the BP value for block {param.key}", check,
+                       (_THEOREMS[param.name][0],)))
     return d

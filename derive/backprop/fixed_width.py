@@ -1,7 +1,8 @@
 """BP1-BP4 at small concrete widths, produced by SymPy's own multivariate chain rule: no axiom.
 
 The network is composed symbolically with σ and C *undefined* functions (so the result holds for every
-differentiable activation and cost): z^l_j = Σ_k w^l_{jk} a^{l-1}_k + b^l_j + ε^l_j, a^l_j = σ(z^l_j),
+differentiable activation and cost): z^l_j = Σ_k w^l_{jk} a^{l-1}_k + b^l_j + ε^l_j (the dense layer's forward,
+:meth:`derive.layers.dense.DenseSym.forward_at`, plus ε), a^l_j = σ(z^l_j),
 C = C(a^L_1, .., a^L_n). The perturbations ε^l_j (set to 0 after differentiating) make the error a derivative
 SymPy can take: δ^l_j = ∂C/∂z^l_j = ∂C/∂ε^l_j (Nielsen's demon adding Δz^l_j). Then ``sympy.diff`` of the whole
 composed C, with respect to every ε, every b and every w, is compared with the BP forms built from those results:
@@ -33,11 +34,12 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from derive.core.proof import Check
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a, b, delta, sigma, w
+from derive.layers.dense import DenseSym
 from numeric.spec import ModelSpec
 
-__all__ = ["CAP", "CLAIMS", "FixedWidthNet", "compose_undefined", "derive_fixed_width"]
+__all__ = ["CAP", "CLAIMS", "FixedWidthNet", "compose_undefined", "derive_fixed_width", "sigma_prime"]
 
 CAP = 3
 eps = sp.IndexedBase("epsilon")
@@ -84,8 +86,8 @@ def compose_undefined(sizes: tuple[int, ...], bias: bool = True) -> FixedWidthNe
     zs: list[list[sp.Expr]] = [[]]
     acts: list[list[sp.Expr]] = [[a[0, k] for k in range(1, sizes[0] + 1)]]
     for l in range(1, L + 1):
-        zl = [sp.Add(*[w[l, j, k] * acts[l - 1][k - 1] for k in range(1, sizes[l - 1] + 1)],
-                     b[l, j] if bias else 0, eps[l, j]) for j in range(1, sizes[l] + 1)]
+        layer = DenseSym(l, sizes[l - 1], sizes[l], bias)
+        zl = [sp.Add(zj, eps[l, j]) for j, zj in enumerate(layer.forward_at(acts[l - 1]), start=1)]
         zs.append(zl)
         acts.append([sigma_fw(v) for v in zl])
     cost = C_f(*acts[L])
@@ -193,16 +195,16 @@ def _concrete_check(lhs: sp.Expr, rhs: sp.Expr, n_out: int, seed: int = 0) -> Ch
 
 #: Textbook forms as functions of the computed net (claims, never derived): (net, l, j, k) -> expression.
 CLAIMS: dict[str, Callable] = {
-    "BP1": lambda net, l, j, k: net.dC_da[j - 1] * _sp(net.z[net.L][j - 1]),
+    "BP1": lambda net, l, j, k: net.dC_da[j - 1] * sigma_prime(net.z[net.L][j - 1]),
     "BP2": lambda net, l, j, k: sp.Add(*[w[l + 1, kk, j] * net.d_eps[(l + 1, kk)]
-                                          for kk in range(1, net.sizes[l + 1] + 1)]) * _sp(net.z[l][j - 1]),
+                                          for kk in range(1, net.sizes[l + 1] + 1)]) * sigma_prime(net.z[l][j - 1]),
     "BP3": lambda net, l, j, k: net.d_eps[(l, j)],
     "BP4": lambda net, l, j, k: net.a[l - 1][k - 1] * net.d_eps[(l, j)],
 }
 
 
-def _sp(e: sp.Expr) -> sp.Expr:
-    """σ'(e), as SymPy's chain rule writes it for :data:`sigma_fw`."""
+def sigma_prime(e: sp.Expr) -> sp.Expr:
+    """σ'(e), as SymPy's chain rule writes it for :data:`sigma_fw` (for claims written by hand, e.g. in tests)."""
     return _sigma_p(e)
 
 
@@ -258,7 +260,8 @@ def _fixed(sizes: tuple[int, ...], bias: bool, claims, shown) -> Derivation:
     table = {**CLAIMS, **(claims or {})}
     d = Derivation(f"BP1-BP4 at widths {'-'.join(map(str, sizes))} by SymPy's own chain rule (sigma, C undefined; "
                    "no axiom)",
-                   summary="every l, j, k; delta^l_j = dC/deps^l_j with z^l_j + eps^l_j, eps = 0 afterwards")
+                   summary="every l, j, k; delta^l_j = dC/deps^l_j with z^l_j + eps^l_j, eps = 0 afterwards",
+                   role=Role.FIXED_WIDTH, subject="-".join(map(str, sizes)))
     d.define("fixed.compose", sp.Symbol("C"), sp.Symbol(f"C(a^{net.L})"),
              f"z^l = W^l a^(l-1) + b^l + eps^l, a^l = sigma(z^l), C = C(a^{net.L}) composed at widths "
              f"{'-'.join(map(str, sizes))}" + ("" if bias else " (no biases)"))

@@ -5,9 +5,10 @@ SymPy cannot differentiate an undefined function of a vector of symbolic length,
     ∂C/∂u = Σ_k ∂C/∂v_k · ∂v_k/∂u        (C depends on u only through v_1 .. v_N)
 
 is stated once (``Derivation.axiom``) and *instantiated* (v = a^L, z^{l+1}, z^l). Everything else is computed by
-SymPy from the definitions z^l_j = Σ_k w^l_{jk} a^{l-1}_k + b^l_j and a^l_j = σ(z^l_j), with ``IndexedBase``
-quantities, symbolic widths n_l, ``Sum`` and ``KroneckerDelta`` (DESIGN.md § Deriving: ``doit``, ``deltasummation``,
-the first ``Piecewise`` branch):
+SymPy from the definitions z^l_j = Σ_k w^l_{jk} a^{l-1}_k + b^l_j (the dense layer's forward in index form,
+:meth:`derive.layers.dense.DenseSym.forward`) and a^l_j = σ(z^l_j), with ``IndexedBase`` quantities, symbolic widths
+n_l, ``Sum`` and ``KroneckerDelta`` (docs/conventions.md § Deriving: ``doit``, ``deltasummation``, the first
+``Piecewise`` branch):
 
 * ∂a^L_k/∂z^L_j = 1{j=k} σ'(z^L_k), ∂z^{l+1}_k/∂z^l_j = w^{l+1}_{kj} σ'(z^l_j), ∂z^l_i/∂b^l_j = 1{i=j},
   ∂z^l_i/∂w^l_{jk} = 1{i=j} a^{l-1}_k: ``sympy.diff`` of the definitions;
@@ -36,10 +37,12 @@ import sympy as sp
 from sympy.concrete.delta import deltasummation
 from sympy.core.function import AppliedUndef
 
+from derive.backprop.sums import pull_constants
 from derive.core.proof import Check, prove_equal
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a, b, delta, sigma, w, z
 from derive.functions.activations import first_branch
+from derive.layers.dense import DenseSym
 
 __all__ = [
     "CLAIMS",
@@ -98,20 +101,6 @@ WIDTHS = ((1, 1, 1, 1), (2, 3, 2, 2), (3, 2, 3, 3))
 
 
 # ----- checking index-form results ---------------------------------------------------------------------------
-def _pull_constants(expr: sp.Expr) -> sp.Expr:
-    """Move factors that do not depend on a Sum's variable out of the Sum (all widths, exact)."""
-
-    def pull(s: sp.Sum) -> sp.Expr:
-        if len(s.limits) != 1 or not s.function.is_Mul:
-            return s
-        var = s.limits[0][0]
-        inside = [f for f in s.function.args if var in f.free_symbols]
-        outside = [f for f in s.function.args if var not in f.free_symbols]
-        return sp.Mul(*outside) * sp.Sum(sp.Mul(*inside), s.limits[0]) if outside else s
-
-    return expr.replace(lambda e: isinstance(e, sp.Sum), pull)
-
-
 def _opaque_derivatives(expr: sp.Expr) -> sp.Expr:
     """∂C/∂X -> dC(X), so that doit() keeps it (C is a plain symbol: its derivative would be 0)."""
     return expr.replace(lambda e: isinstance(e, sp.Derivative) and e.expr == C, lambda e: _dC(e.variables[0]))
@@ -142,7 +131,7 @@ def instantiate(expr: sp.Expr, widths: Mapping, indices: Mapping) -> sp.Expr:
 
 def check_index_claim(derived: sp.Expr, claim: sp.Expr, ranges: Mapping, *, widths=WIDTHS) -> Check:
     """Compare a derived index-form expression with a claim (see the module doc for the two methods)."""
-    symbolic = sp.expand(_pull_constants(derived) - _pull_constants(claim)) == 0
+    symbolic = sp.expand(pull_constants(derived) - pull_constants(claim)) == 0
     n_checked = 0
     for ws in widths:
         wmap = dict(zip((n_prev, n_l, n_next, n_L), ws, strict=True))
@@ -242,13 +231,19 @@ def derive_general_rule(claims: Mapping[str, sp.Expr] | None = None) -> Derivati
         return _build(table)
 
 
+#: layer l (n_(l-1) -> n_l units) and layer l+1 (n_l -> n_(l+1)), at symbolic index and widths
+LAYER = DenseSym(l, n_prev, n_l)
+NEXT_LAYER = DenseSym(l + 1, n_l, n_next)
+
+
 def _build(claim_items: Mapping) -> Derivation:
     claims = {key: (v[0], v[1], dict(v[2])) for key, v in claim_items.items()}
     d = Derivation(
         "BP1-BP4 for every width (index form; sigma and C undefined; the chain rule is the one axiom)",
         summary="widths n_l symbolic, units 1-based; sigma and C stand for any differentiable activation and cost",
+        role=Role.GENERAL_RULE, subject=LAYER.kind,
     )
-    z_def = sp.Sum(w[l, j, k] * a[l - 1, k], (k, 1, n_prev)) + b[l, j]
+    z_def = LAYER.forward(j, lambda kk: a[l - 1, kk], k)
     d.define("z.def", z[l, j], z_def, "weighted input of unit j in layer l")
     d.define("a.def", a[l, j], sigma(z[l, j]), "activation of unit j in layer l")
     d.define("delta.def", delta[l, j], dC(z[l, j]), "the error of unit j in layer l")
@@ -256,14 +251,21 @@ def _build(claim_items: Mapping) -> Derivation:
     d.axiom("chain", dC(_u), chain,
             "multivariate chain rule: C depends on u only through v_1..v_N (stated, not computed: SymPy cannot "
             "differentiate an undefined function of a vector of symbolic length)")
+    local = _local_derivatives(d, z_def)
+    _bp1(d, chain, local["da_dz"], claims)
+    _bp2(d, chain, local["dz_next_dz"], claims)
+    _bp3_bp4(d, chain, local, claims)
+    return d
 
-    # ----- local derivatives, computed -------------------------------------------------------------------------
+
+def _local_derivatives(d: Derivation, z_def: sp.Expr) -> dict[str, sp.Expr]:
+    """da^L/dz^L, dz^(l+1)/dz^l, dz^l/db^l, dz^l/dw^l: sympy.diff of the definitions, each cross-checked."""
     da_dz = first_branch(sp.diff(sigma(z[L, k]), z[L, j]).doit())
     d.add(Step("da_dz", sp.Derivative(a[L, k], z[L, j], evaluate=False), da_dz, "derived",
                "sympy.diff of a^L_k = sigma(z^L_k) with respect to z^L_j",
                _concrete_diff_check(da_dz, lambda wm, im: sigma(z[L, im[k]]), lambda im: z[L, im[j]],
                                     {j: n_L, k: n_L}), ("a.def",)))
-    z_next = sp.Sum(w[l + 1, k, i] * sigma(z[l, i]), (i, 1, n_l)) + b[l + 1, k]
+    z_next = NEXT_LAYER.forward(k, lambda ii: sigma(z[l, ii]), i)
     d.add(Step("z_next", z[l + 1, k], z_next, "derived", "z.def at layer l+1 with a^l_i = sigma(z^l_i) substituted",
                _z_next_check(z_def, z_next), ("z.def", "a.def")))
     dz_next = first_branch(sp.diff(z_next, z[l, j]).doit())
@@ -281,13 +283,20 @@ def _build(claim_items: Mapping) -> Derivation:
                "sympy.diff of z.def (unit i) with respect to w^l_jk; the sum over q collapses",
                _concrete_diff_check(dz_dw, lambda wm, im: z_def.xreplace({j: i, k: q}).subs({**wm, i: im[i]}).doit(),
                                     lambda im: w[l, im[j], im[k]], {i: n_l, j: n_l, k: n_prev}), ("z.def",)))
+    return {"da_dz": da_dz, "dz_next_dz": dz_next, "dz_db": dz_db, "dz_dw": dz_dw}
 
-    # ----- BP1 ----------------------------------------------------------------------------------------------------
+
+def _chain_instance(chain: sp.Expr, u: sp.Expr, N: sp.Expr, v, extra: Mapping | None = None) -> sp.Expr:
+    """The chain-rule axiom with u, N and v_k -> v(k) substituted."""
+    return chain.xreplace({_u: u, _N: N, **(extra or {})}).replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base == _v, lambda e: v(e.indices[0]))
+
+
+def _bp1(d: Derivation, chain: sp.Expr, da_dz: sp.Expr, claims: Mapping) -> None:
     bp1_chain = sp.Sum(dC(a[L, k]) * sp.Derivative(a[L, k], z[L, j], evaluate=False), (k, 1, n_L))
     d.add(Step("BP1.chain", delta[L, j], bp1_chain, "derived", "the chain rule with u = z^L_j, v = a^L",
-               _instance_check(bp1_chain, chain.xreplace({_u: z[L, j], _N: n_L}).replace(
-                   lambda e: isinstance(e, sp.Indexed) and e.base == _v, lambda e: a[L, e.indices[0]]),
-                   "u = z^L_j, v_k = a^L_k, N = n_L"), ("chain", "delta.def")))
+               _instance_check(bp1_chain, _chain_instance(chain, z[L, j], n_L, lambda kk: a[L, kk]),
+                               "u = z^L_j, v_k = a^L_k, N = n_L"), ("chain", "delta.def")))
     bp1_sub = sp.Sum(dC(a[L, k]) * da_dz, (k, 1, n_L))
     d.derive("BP1.substitute", delta[L, j], bp1_sub, "da_dz substituted", expected=bp1_chain.replace(
         lambda e: isinstance(e, sp.Derivative) and e.expr == a[L, k], lambda e: da_dz), depends=("BP1.chain", "da_dz"))
@@ -297,12 +306,12 @@ def _build(claim_items: Mapping) -> Derivation:
     _claim(d, "BP1", "BP1.collapse", claims)
     d.add(_bp1_vector(bp1))
 
-    # ----- BP2 ----------------------------------------------------------------------------------------------------
+
+def _bp2(d: Derivation, chain: sp.Expr, dz_next: sp.Expr, claims: Mapping) -> None:
     bp2_chain = sp.Sum(dC(z[l + 1, k]) * sp.Derivative(z[l + 1, k], z[l, j], evaluate=False), (k, 1, n_next))
     d.add(Step("BP2.chain", delta[l, j], bp2_chain, "derived", "the chain rule with u = z^l_j, v = z^(l+1)",
-               _instance_check(bp2_chain, chain.xreplace({_u: z[l, j], _N: n_next}).replace(
-                   lambda e: isinstance(e, sp.Indexed) and e.base == _v, lambda e: z[l + 1, e.indices[0]]),
-                   "u = z^l_j, v_k = z^(l+1)_k, N = n_(l+1)"),
+               _instance_check(bp2_chain, _chain_instance(chain, z[l, j], n_next, lambda kk: z[l + 1, kk]),
+                               "u = z^l_j, v_k = z^(l+1)_k, N = n_(l+1)"),
                ("chain", "delta.def")))
     bp2 = sp.Sum(delta[l + 1, k] * dz_next, (k, 1, n_next))
     d.derive("BP2.substitute", delta[l, j], bp2, "dz_next_dz substituted; dC/dz^(l+1)_k = delta^(l+1)_k",
@@ -311,31 +320,32 @@ def _build(claim_items: Mapping) -> Derivation:
              depends=("BP2.chain", "dz_next_dz", "delta.def"))
     _claim(d, "BP2", "BP2.substitute", claims)
 
-    # ----- BP3, BP4 -----------------------------------------------------------------------------------------------
-    for label, param, local, ranges in (("BP3", b[l, j], dz_db, {j: n_l}),
-                                        ("BP4", w[l, j, k], dz_dw, {j: n_l, k: n_prev})):
+
+def _bp3_bp4(d: Derivation, chain: sp.Expr, local: Mapping[str, sp.Expr], claims: Mapping) -> None:
+    """BP3 and BP4 for every parameter of the layer (b^l_j, w^l_jk), the same four steps each."""
+    for label, param, local_name, ranges in (("BP3", LAYER.b.entry(j), "dz_db", {j: n_l}),
+                                             ("BP4", LAYER.W.entry(j, k), "dz_dw", {j: n_l, k: n_prev})):
         ch = sp.Sum(dC(z[l, i]) * sp.Derivative(z[l, i], param, evaluate=False), (i, 1, n_l))
         d.add(Step(f"{label}.chain", dC(param), ch, "derived",
                    f"the chain rule with u = {sp.sstr(param)}, v = z^l",
-                   _instance_check(ch, chain.xreplace({_u: param, _N: n_l, k: i}).replace(
-                       lambda e: isinstance(e, sp.Indexed) and e.base == _v, lambda e: z[l, e.indices[0]]),
-                   f"u = {sp.sstr(param)}, v_i = z^l_i, N = n_l"),
+                   _instance_check(ch, _chain_instance(chain, param, n_l, lambda ii: z[l, ii], {k: i}),
+                                   f"u = {sp.sstr(param)}, v_i = z^l_i, N = n_l"),
                    ("chain", "delta.def")))
-        sub = sp.Sum(delta[l, i] * local, (i, 1, n_l))
+        derivative = local[local_name]
+        sub = sp.Sum(delta[l, i] * derivative, (i, 1, n_l))
         expected = ch.replace(lambda e: isinstance(e, sp.Derivative) and e.expr == z[l, i],
-                              lambda e, local=local: local).xreplace({dC(z[l, i]): delta[l, i]})
-        d.derive(f"{label}.substitute", dC(param), sub, f"{'dz_db' if label == 'BP3' else 'dz_dw'} substituted; "
+                              lambda e, derivative=derivative: derivative).xreplace({dC(z[l, i]): delta[l, i]})
+        d.derive(f"{label}.substitute", dC(param), sub, f"{local_name} substituted; "
                  "dC/dz^l_i = delta^l_i", expected=expected, depends=(f"{label}.chain",))
         collapsed = _collapse(sub)
         d.add(Step(f"{label}.collapse", dC(param), collapsed, "derived", "deltasummation collapses the sum over i",
                    _collapse_check(sub, collapsed, ranges), (f"{label}.substitute",)))
         _claim(d, label, f"{label}.collapse", claims)
-    return d
 
 
 def _z_next_check(z_def: sp.Expr, z_next: sp.Expr) -> Check:
     """z_next is z.def moved to layer l+1 (unit k, summation index i) with a^l_i replaced by sigma(z^l_i)."""
-    moved = sp.Sum(w[l + 1, k, i] * a[l, i], (i, 1, n_l)) + b[l + 1, k]
+    moved = NEXT_LAYER.forward(k, lambda ii: a[l, ii], i)
     rebuilt = z_def.xreplace({k: i}).xreplace({j: k}).subs({l: l + 1, n_prev: n_l})
     if rebuilt != moved:
         return Check(False, "z.def at layer l+1 is not what was substituted",

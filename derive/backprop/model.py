@@ -33,10 +33,10 @@ import sympy as sp
 
 from derive.core import cache
 from derive.core.proof import Check
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Role, Step
 from numeric.spec import ModelSpec
 
-__all__ = ["ModelDerivation", "derive_model", "fixed_width_cap"]
+__all__ = ["ModelDerivation", "batch_forms_part", "derive_model", "fixed_width_cap"]
 
 _DUMMY = re.compile(r"dummy_index=\d+")
 
@@ -90,16 +90,23 @@ def fixed_width_cap(spec: ModelSpec) -> int:
     return 3 if spec.L <= 3 else 2
 
 
-def _error_part(title: str, exc: BaseException) -> Derivation:
-    d = Derivation(f"{title} (failed)")
+#: the role of each part, so that a part that failed is still found by what it stands for
+_ROLES = {"model functions": Role.MODEL, "general rule": Role.GENERAL_RULE, "fixed width": Role.FIXED_WIDTH,
+          "batch forms": Role.BATCH, "end to end": Role.END_TO_END}
+
+
+def _error_part(title: str, exc: BaseException, spec: ModelSpec | None = None) -> Derivation:
+    d = Derivation(f"{title} (failed)", role=_ROLES.get(title, Role.MODEL),
+                   subject=None if spec is None else spec.title)
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     d.add(Step(f"{title}.error", sp.Symbol(title.replace(" ", "_")), sp.Symbol("error"), "claim",
                "the part raised an error instead of deriving", Check(False, f"error: {last}")))
     return d
 
 
-def _batch_forms(spec: ModelSpec) -> Derivation:
-    from derive.backprop.batch import derive_batch_forms  # integration point: derive/batch.py (another module's owner)
+def batch_forms_part(spec: ModelSpec) -> Derivation:
+    """The batch-forms part of a model's derivation (a public hook: tests plant a failing part here)."""
+    from derive.backprop.batch import derive_batch_forms
 
     return derive_batch_forms(spec).derivation
 
@@ -130,7 +137,7 @@ def derive_model(spec: ModelSpec, *, use_cache: bool = True, progress: Callable[
         ("model functions", lambda: model_function_derivations(spec)),
         ("general rule", lambda: [derive_general_rule()]),
         ("fixed width", lambda: [derive_fixed_width(spec, cap=fixed_width_cap(spec))]),
-        ("batch forms", lambda: [_batch_forms(spec)]),
+        ("batch forms", lambda: [batch_forms_part(spec)]),
         ("end to end", lambda: [derive_end_to_end(spec, progress=progress, **(
             {} if full_limit is None else {"full_limit": full_limit}))]),
     ]
@@ -142,7 +149,7 @@ def derive_model(spec: ModelSpec, *, use_cache: bool = True, progress: Callable[
         try:
             parts.extend(make())
         except Exception as exc:  # a failing part is reported as not holding, never a crash
-            parts.append(_error_part(name, exc))
+            parts.append(_error_part(name, exc, spec))
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
         timings[name] = time.perf_counter() - t0
         if progress:

@@ -23,8 +23,8 @@ def model_function_derivations(spec: ModelSpec) -> list[Derivation]:
         if act in seen:
             continue
         seen.add(act)
-        out.append(derive_softmax(SOFTMAX_WIDTH).derivation if act.name == "softmax"
-                   else derive_activation(act).derivation)
+        out.append(derive_activation(act).derivation if act.entry.elementwise
+                   else derive_softmax(SOFTMAX_WIDTH).derivation)
     out.append(derive_cost(spec.cost).derivation)
     out.append(derive_output_delta(spec.activations[-1], spec.cost).derivation)
     return out

@@ -18,10 +18,11 @@ from functools import cache
 import sympy as sp
 
 from derive.core.proof import Check, prove_equal
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a, delta, y, z
 from derive.functions.activations import derive_activation, derive_softmax, zs
 from derive.functions.costs import L, derive_cost, n_out, unit_j
+from numeric.functions import COSTS, TargetKind
 from numeric.spec import ActSpec
 
 __all__ = ["FUSED", "OutputDelta", "derive_output_delta"]
@@ -50,9 +51,11 @@ class OutputDelta:
 
 @cache
 def derive_output_delta(act: ActSpec, cost: str) -> OutputDelta:
-    if act.name == "softmax":
+    """delta^L for the pair (``act`` output, ``cost``): BP1 for an element-wise activation, else the Jacobian."""
+    if not act.entry.elementwise:
         return _softmax_delta(act, cost)
-    d = Derivation(f"output error delta^L for {act} output and {cost} cost")
+    d = Derivation(f"output error delta^L for {act} output and {cost} cost", role=Role.OUTPUT_ERROR,
+                   subject=(str(act), cost))
     f = derive_activation(act)
     c = derive_cost(cost)
     zj, aj, yj = z[L, unit_j], a[L, unit_j], y[unit_j]
@@ -60,7 +63,8 @@ def derive_output_delta(act: ActSpec, cost: str) -> OutputDelta:
     fprime_at = f.fprime.xreplace({zs: zj})
     d.define("out.forward", aj, f_at, f"a^L_j = {act}(z^L_j)")
     bp1 = (c.dC_da.xreplace({aj: f_at}) * fprime_at)
-    domain = {zj: (-3.0, 3.0), yj: (0.0, 1.0)} if cost in ("bce", "cce") else {zj: (-3.0, 3.0)}
+    labels = COSTS[cost].target is not TargetKind.REAL  # targets in [0, 1]
+    domain = {zj: (-3.0, 3.0), yj: (0.0, 1.0)} if labels else {zj: (-3.0, 3.0)}
     if f.f.has(sp.Piecewise):
         raw, check, how = _delta_written_out(f, c, fprime_at, domain)
     else:
@@ -117,7 +121,8 @@ def _softmax_delta(act: ActSpec, cost: str) -> OutputDelta:
     n = SOFTMAX_WIDTH
     sm = derive_softmax(n)
     c = derive_cost(cost)
-    d = Derivation(f"output error delta^L for softmax output and {cost} cost (width {n}, full Jacobian)")
+    d = Derivation(f"output error delta^L for softmax output and {cost} cost (width {n}, full Jacobian)",
+                   role=Role.OUTPUT_ERROR, subject=(str(act), cost))
     ys = [y[j] for j in range(1, n + 1)]
     a_sub = {a[L, k]: sm.s[k - 1] for k in range(1, n + 1)}
     C_concrete = c.C.subs(n_out, n).doit().xreplace(a_sub)

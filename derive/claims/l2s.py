@@ -4,7 +4,7 @@
 (:mod:`derive.claims.notation`) has already rewritten: neural-network names replaced by placeholder symbols
 ``\\mathit{qN}``, so ``latex2sympy2`` only sees numbers, ``+ - \\cdot \\frac ^ \\sum`` and parentheses.
 
-Guards, because the package keeps module-level state and has sharp edges (DESIGN.md § LaTeX in):
+Guards, because the package keeps module-level state and has sharp edges (docs/conventions.md § LaTeX in):
 
 * text holding a relation or an assignment (``=``, ``:=``, ``\\equiv``, ``\\in``, ``<``...) is refused before the
   call: its assignment rule stores ``x := ...`` in a global table (and solves equations for ``f(x) := ...``), its
@@ -26,7 +26,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParseFailure", "parse_side"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParseFailure", "latex2sympy_module", "parse_side"]
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 40
@@ -61,7 +61,8 @@ def _depth(text: str) -> int:
 _l2s = None
 
 
-def _module():
+def latex2sympy_module():
+    """The ``latex2sympy2`` module, imported on first use (the one import of it in bpv; tests spy on its parser)."""
     global _l2s
     if _l2s is None:
         try:
@@ -113,7 +114,7 @@ def parse_side(tex: str) -> sp.Expr:
 @lru_cache(maxsize=2048)
 def _parse_checked(tex: str) -> sp.Expr:
     """The guarded call (results are immutable SymPy trees, so they are cached by text)."""
-    mod = _module()
+    mod = latex2sympy_module()
     state = _snapshot(mod)
     try:
         result = mod.latex2sympy(tex)

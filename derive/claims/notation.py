@@ -2,7 +2,7 @@ r"""Reading neural-network notation: the rewrite layer in front of ``latex2sympy
 
 ``latex2sympy2`` reads ``a^{l-1}_k`` as a power, drops ``^T``, reads ``\log`` as base 10, ``'`` as a transpose, does
 not know ``\odot``, binds ``\sum`` to its first factor, cannot nest function calls, and treats ``x = y`` as an
-assignment into global state (DESIGN.md § LaTeX in). So this module reads the notation first:
+assignment into global state (docs/conventions.md § LaTeX in). So this module reads the notation first:
 
 * :func:`split_relation` splits a row at its top-level relations and sorts them: ``=`` (checkable), ``\equiv``,
   ``:=``, ``\coloneqq`` (definitions: nothing is parsed), ``\approx``, ``\to``, ``\leftarrow``, ``<`` ... (not
@@ -33,7 +33,7 @@ import sympy as sp
 
 from derive.claims import l2s
 from derive.claims.ir import BATCH_NAMES, Act, Had, ISum, Mat, Ones, Partial, Tr, cost_symbol, index_symbol, is_matrix
-from derive.core.book import book_latex, book_text
+from derive.core.book import book_latex
 from derive.core.symbols import a as a_base
 from derive.core.symbols import b as b_base
 from derive.core.symbols import delta as delta_base
@@ -41,7 +41,7 @@ from derive.core.symbols import w as w_base
 from derive.core.symbols import y as y_base
 from derive.core.symbols import z as z_base
 
-__all__ = ["MAX_SIDE", "Relation", "Unparsed", "echo", "echo_text", "normalize", "split_relation", "understand",
+__all__ = ["MAX_SIDE", "Relation", "Unparsed", "echo", "normalize", "split_relation", "understand",
            "understand_equation"]
 
 MAX_SIDE = 2000
@@ -757,6 +757,3 @@ def echo(expr: sp.Basic) -> str:
     """What was understood, as LaTeX in book notation."""
     return book_latex(expr)
 
-
-def echo_text(expr: sp.Basic) -> str:
-    return book_text(expr)

@@ -33,6 +33,7 @@ from derive.claims.semantics import (
 from derive.core.book import book_text
 from derive.core.symbols import delta as delta_base
 from derive.core.symbols import z as z_base
+from numeric.spec import Layout
 
 __all__ = ["BATCH_M", "TOLERANCE", "Verdict", "diagnose", "free_indices", "instance", "judge"]
 
@@ -128,7 +129,7 @@ def _show(v) -> str:
         return str(v)
 
 
-def _evaluate(lhs, rhs, inst: Instance, convention: str, indices: list[sp.Symbol], layout: str) -> _Outcome:
+def _evaluate(lhs, rhs, inst: Instance, convention: str, indices: list[sp.Symbol], layout: Layout) -> _Outcome:
     top = max(max(inst.spec.sizes), inst.m, inst.L)
     ranges = [range(0, top + 1)] * len(indices)
     # a unit index missing on the right where the left exists is the claim's error, but only when the left side
@@ -243,7 +244,7 @@ def _drop_had(expr, node):
     return expr.replace(lambda h: isinstance(h, Had) and node in h.args, fix)
 
 
-def diagnose(lhs, rhs, inst: Instance, convention: str, indices, layout: str) -> str | None:
+def diagnose(lhs, rhs, inst: Instance, convention: str, indices, layout: Layout) -> str | None:
     m_symbol = sp.Symbol("m", integer=True, positive=True)
     for text, fixed in _variants(lhs, rhs, indices, m_symbol):
         if "1/m" in text and inst.m == 1:
@@ -273,7 +274,7 @@ def judge(lhs: sp.Basic, rhs: sp.Basic, context: Context, seed: int = 0) -> Verd
     except Exception as err:  # a model this instance cannot be built for
         return Verdict("not checkable", f"cannot build the model instance: {err}")
     # batch matrices follow the context's layout; per-sample vectors are the book's columns in every layout
-    layout = context.spec.layout if m > 1 else "columns"
+    layout = context.spec.layout if m > 1 else Layout.COLUMNS
     ambiguous_conv = _has_dz(lhs) or _has_dz(rhs)
     if context.dz is not None:
         conventions = [context.dz]

@@ -1,7 +1,7 @@
 """The ``bpv`` command line: one subcommand per module in :mod:`derive.cli.commands`.
 
 Each command module defines ``HELP`` (one line), ``DESCRIPTION`` (man-page text with examples), ``ORDER`` (its
-place in ``bpv --help``), ``add_arguments(parser)`` and ``run(args) -> int``. Exit codes (DESIGN.md § CLI):
+place in ``bpv --help``), ``add_arguments(parser)`` and ``run(args) -> int``. Exit codes (docs/conventions.md § CLI):
 0 all holds, 1 something does not hold or failed, 2 bad input (one clear line on stderr, no traceback).
 """
 

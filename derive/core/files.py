@@ -1,4 +1,4 @@
-"""Writing results: atomic file writes, JSON output (``--json FILE`` or ``-`` for stdout), progress lines.
+"""Writing results: atomic file writes and JSON output (``--json FILE`` or ``-`` for stdout).
 
 Nothing is ever half-written: every file goes to a temporary file in the same folder and is moved into place with
 ``os.replace`` only when complete.

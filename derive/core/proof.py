@@ -9,8 +9,9 @@
 3. **high-precision evaluation** (30 digits by default) at random points for transcendental expressions.
 
 A symbolic proof is always cross-checked at a few random points as well, because SymPy simplifications have been
-wrong before (DESIGN.md: sympy #27359). A single disagreeing point is a counterexample and the claim does not hold;
-agreement at every point without a symbolic proof is reported as *numerical evidence*, never as a proof.
+wrong before (docs/conventions.md § Deriving: sympy #27359). A single disagreeing point is a counterexample and the
+claim does not hold; agreement at every point without a symbolic proof is reported as *numerical evidence*, never as
+a proof. Each :class:`Check` carries its :class:`Strength`.
 
 Expressions with undefined functions (``sigma(z)``, ``C(a)``) cannot be evaluated numerically; for those only the
 symbolic route applies, and an undecided result is reported as such (``holds is None``).
@@ -18,6 +19,7 @@ symbolic route applies, and an undecided result is reported as such (``holds is 
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,25 +28,58 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.core.sympify import _sympify
 
-__all__ = ["Check", "prove_equal", "sample_point"]
+__all__ = ["Check", "Strength", "prove_equal", "sample_point"]
 
 #: simplify() is only attempted below this operation count (it can take minutes on large expressions).
 SIMPLIFY_MAX_OPS = 600
 
 
+class Strength(str, enum.Enum):
+    """How strong the decision of a :class:`Check` is: a proof (symbolic or exact) or numerical evidence."""
+
+    SYMBOLIC = "symbolic"  # the difference reduces to 0 (cross-checked at random points)
+    EXACT = "exact"  # exact rational arithmetic (at random rational points: Schwartz-Zippel)
+    NUMERIC = "numeric"  # agreement (or a counterexample) in floating point: evidence, never a proof
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def proof(self) -> bool:
+        return self is not Strength.NUMERIC
+
+    @classmethod
+    def from_method(cls, method: str) -> Strength:
+        """The strength a method text states by its first word (``"symbolic: ..."``, ``"exact: ..."``)."""
+        for strength in (cls.SYMBOLIC, cls.EXACT):
+            if method.startswith(strength.value):
+                return strength
+        return cls.NUMERIC
+
+
 @dataclass
 class Check:
-    """How an equation was checked. ``holds`` is True, False, or None (undecided)."""
+    """How an equation was checked. ``holds`` is True, False, or None (undecided).
+
+    ``strength`` says whether the decision is a proof; :func:`prove_equal` sets it where it decides. A Check built
+    by hand without one (``Check(True, "symbolic: ...")``, as many derivations do) gets it once, here, from the
+    first word of ``method``: the one place the method text is read.
+    """
 
     holds: bool | None
     method: str
     detail: str = ""
     counterexample: dict[str, str] | None = field(default=None)
+    strength: Strength | None = None
+
+    def __post_init__(self) -> None:
+        if self.strength is None:
+            self.strength = Strength.from_method(self.method)
 
     @property
     def proven(self) -> bool:
         """True only for a symbolic or exact proof (not numerical evidence)."""
-        return bool(self.holds) and (self.method.startswith("symbolic") or self.method.startswith("exact"))
+        return bool(self.holds) and self.strength is not None and self.strength.proof
 
     def to_dict(self) -> dict:
         return {
@@ -162,17 +197,40 @@ def prove_equal(
     right = rhs.xreplace(subs) if subs else rhs
     symbolic = _symbolic_zero(sp.expand(left - right) if not left.has(sp.Piecewise) else left - right)
     if symbolic == "identical":
-        return Check(True, "symbolic: both sides identical")
+        return Check(True, "symbolic: both sides identical", strength=Strength.SYMBOLIC)
 
     if _has_undefined(left) or _has_undefined(right):
         if symbolic:
-            return Check(True, f"symbolic: difference reduces to 0 by {symbolic}")
-        return Check(None, "symbolic only (undefined functions)", "SymPy could not reduce the difference to 0")
+            return Check(True, f"symbolic: difference reduces to 0 by {symbolic}", strength=Strength.SYMBOLIC)
+        return Check(None, "symbolic only (undefined functions)", "SymPy could not reduce the difference to 0",
+                     strength=Strength.SYMBOLIC)
 
-    rng = random.Random(seed)
     variables = _variables(left - right)
-    exact = True
     n_points = 3 if symbolic else points
+    exact, refuted = _at_random_points(left, right, variables, n_points, random.Random(seed), domain, digits,
+                                       symbolic is not None)
+    if refuted is not None:
+        return refuted
+    if symbolic:
+        return Check(True, f"symbolic: difference reduces to 0 by {symbolic}",
+                     f"cross-checked at {n_points} random points", strength=Strength.SYMBOLIC)
+    if not variables:
+        if exact:
+            return Check(True, "exact arithmetic", strength=Strength.EXACT)
+        return Check(True, f"evaluation ({digits} digits)", strength=Strength.NUMERIC)
+    if exact and _rational(left, variables) and _rational(right, variables):
+        # Both sides are rational functions: agreement at random rational points is a probabilistic proof
+        # (Schwartz-Zippel), which is why this counts as exact.
+        return Check(True, f"exact: agrees at {n_points} random rational points", strength=Strength.EXACT)
+    return Check(True, f"numeric: agrees at {n_points} random points to {digits} digits",
+                 "no symbolic proof was found; this is numerical evidence", strength=Strength.NUMERIC)
+
+
+def _at_random_points(left: sp.Expr, right: sp.Expr, variables: list[sp.Basic], n_points: int, rng: random.Random,
+                      domain: Mapping[sp.Basic, tuple[float, float]] | None, digits: int,
+                      symbolic: bool) -> tuple[bool, Check | None]:
+    """Compare both sides at ``n_points`` random points: (every value exact, the refuting Check or None)."""
+    exact = True
     for _ in range(n_points):
         point = sample_point(variables, rng, domain)
         lv, rv = _evaluate(left, point, digits), _evaluate(right, point, digits)
@@ -183,19 +241,11 @@ def prove_equal(
             ce = {**shown, "lhs": _fmt(lv), "rhs": _fmt(rv)}
             if symbolic:
                 # SymPy "proved" something that is false at a point: report it loudly, trust the numbers.
-                return Check(False, "numeric counterexample contradicts symbolic simplification", counterexample=ce)
-            return Check(False, f"counterexample at a random point ({digits} digits)", counterexample=ce)
-    if symbolic:
-        return Check(True, f"symbolic: difference reduces to 0 by {symbolic}",
-                     f"cross-checked at {n_points} random points")
-    if not variables:
-        return Check(True, "exact arithmetic" if exact else f"evaluation ({digits} digits)")
-    if exact and _rational(left, variables) and _rational(right, variables):
-        # Both sides are rational functions: agreement at random rational points is a probabilistic proof
-        # (Schwartz-Zippel), which is why this counts as exact.
-        return Check(True, f"exact: agrees at {n_points} random rational points")
-    return Check(True, f"numeric: agrees at {n_points} random points to {digits} digits",
-                 "no symbolic proof was found; this is numerical evidence")
+                return exact, Check(False, "numeric counterexample contradicts symbolic simplification",
+                                    counterexample=ce, strength=Strength.NUMERIC)
+            return exact, Check(False, f"counterexample at a random point ({digits} digits)", counterexample=ce,
+                                strength=Strength.EXACT if exact else Strength.NUMERIC)
+    return exact, None
 
 
 def _rational(expr: sp.Expr, variables: list[sp.Basic]) -> bool:

@@ -18,9 +18,10 @@ def step_text(step: Step, number: int, width: int = 100) -> str:
     eq = f"{book_text(step.lhs)} = {book_text(step.rhs)}"
     if len(eq) > width * 3:
         eq = eq[: width * 3 - 1] + "…"
-    why = step.kind if step.justification == step.kind else f"{step.kind}: {step.justification}"
+    kind = step.kind.value
+    why = kind if step.justification == kind else f"{kind}: {step.justification}"
     lines = [f"  ({number}) {eq}", f"      {why}"]
-    if step.kind not in ("definition", "axiom"):
+    if not step.kind.unchecked:
         verdict = f"      {MARK[step.holds]} {step.verdict()} — {step.method}"
         if step.check and step.check.detail:
             verdict += f" ({step.check.detail})"
@@ -46,10 +47,10 @@ def derivation_latex(d: Derivation) -> str:
         out.append(escape_tex(d.summary))
     out.append("\\begin{enumerate}")
     for s in d.steps:
-        verdict = "" if s.kind in ("definition", "axiom") else (
+        verdict = "" if s.kind.unchecked else (
             f" \\emph{{{escape_tex(s.verdict())}: {escape_tex(s.method)}}}")
         label = f"\\item[\\textbf{{{escape_tex(s.label)}}}]"
-        out.append(f"{label} {escape_tex(s.kind)}: {escape_tex(s.justification)}.{verdict}")
+        out.append(f"{label} {escape_tex(s.kind.value)}: {escape_tex(s.justification)}.{verdict}")
         out.append(f"\\begin{{dmath*}}{book_latex(s.lhs)} = {book_latex(s.rhs)}\\end{{dmath*}}")
     out.append("\\end{enumerate}")
     return "\n".join(out)

@@ -4,7 +4,10 @@ Layer quantities are SymPy ``Indexed`` objects whose **first index is the layer*
 unit indices, 1-based as in the book: ``w[l, j, k]`` is w^l_{jk}, ``a[l-1, k]`` is a^{l-1}_k, ``delta[L, j]`` is
 δ^L_j. Targets ``y[j]`` have no layer. Concrete widths use integer indices; the all-widths proof uses Symbols.
 Matrix quantities of the batch forms are ``MatrixSymbol`` objects named with their layer superscript
-(``W^{l}``, ``A^{l-1}``, ``Delta^{l}``).
+(``W^{l}``, ``A^{l-1}``, ``Delta^{l}``); what each stands for (quantity and layer) is
+:meth:`derive.backprop.batch_names.Names.index`, so no reader parses a printed name. The parameter entries
+``w[l, j, k]`` and ``b[l, j]`` belong to the dense layer (:class:`derive.layers.dense.DenseSym`), which is the one
+place z = W a + b is written on the SymPy side.
 
 ``sigma`` and ``C`` are undefined functions: with them BP1-BP4 become structural identities that hold for every
 differentiable activation and cost.

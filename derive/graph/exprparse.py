@@ -37,7 +37,7 @@ import sympy as sp
 
 from numeric.errors import BadInput
 
-__all__ = ["FUNCTIONS", "ExprSyntaxError", "ParsedExpression", "Token", "evaluate_tree", "parse_expression",
+__all__ = ["FUNCTIONS", "ExprSyntaxError", "ParsedExpression", "Token", "evaluate_tree", "parse_at", "parse_expression",
            "sigmoid_tree", "tokenize"]
 
 MAX_LENGTH = 2000
@@ -339,3 +339,35 @@ def parse_expression(text: str) -> ParsedExpression:
     tree = parser.parse()
     expr = evaluate_tree(tree)
     return ParsedExpression(text, tree, expr, tuple(parser.symbols.values()))
+
+
+# ----- The point the graph is evaluated at (--at) --------------------------------------------------------------
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
+
+
+def parse_at(text: str) -> dict[str, Fraction]:
+    """``"x=-2,y=5,z=-4"`` -> {"x": -2, "y": 5, "z": -4} (exact decimals); BadInput if malformed.
+
+    >>> parse_at("x=-2, y=0.5")
+    {'x': Fraction(-2, 1), 'y': Fraction(1, 2)}
+    """
+    out: dict[str, Fraction] = {}
+    if not text or not text.strip():
+        raise BadInput("--at is empty: give values as name=number pairs, e.g. --at x=-2,y=5,z=-4")
+    for item in text.split(","):
+        name, eq, number = item.partition("=")
+        name, number = name.strip(), number.strip()
+        if not eq or not name or not number:
+            raise BadInput(f"--at: '{item.strip()}' is not name=number (e.g. --at x=-2,y=5,z=-4)")
+        if not (name[0].isalpha() and name.replace("_", "a").isalnum() and name.isascii()):
+            raise BadInput(f"--at: '{name}' is not a variable name (a letter, then letters, digits or _)")
+        m = _DECIMAL.fullmatch(number)
+        if m is None or len(number) > 60:
+            raise BadInput(f"--at: the value of {name}, '{number}', is not a decimal number (e.g. -2, 0.5, 1e-3)")
+        value = Fraction(number)
+        if value and not 1e-300 < abs(value) < 1e300:
+            raise BadInput(f"--at: the value of {name}, '{number}', is outside the float64 range")
+        if name in out:
+            raise BadInput(f"--at gives {name} twice")
+        out[name] = value
+    return out

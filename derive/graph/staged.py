@@ -16,12 +16,12 @@ The final gradients are checked two independent ways: against ``sympy.diff`` of 
 30 digits at the exact point) and against central finite differences of the expression in float64. At a tie of a
 max/min gate (a kink) the finite-difference check also accepts any value between the one-sided derivatives. Ties
 follow one convention on both sides of the check: a max/min of two inputs splits the gradient 1/2 : 1/2 (SymPy's
-Heaviside(0) = 1/2), a max/min against a constant is ReLU-like and passes 0 (ReLU'(0) = 0, DESIGN.md); the sympy.diff
-reference is taken of :func:`relu_convention` of the expression, the same function written so that its derivative
-follows that convention.
+Heaviside(0) = 1/2), a max/min against a constant is ReLU-like and passes 0 (ReLU'(0) = 0, docs/conventions.md);
+the sympy.diff reference is taken of :func:`relu_convention` of the expression, the same function written so that
+its derivative follows that convention.
 
-The matrix gate D = W X (:func:`derive_matmul_gate`) derives dW and dX element by element from the scalar
-L = sum_ij dD_ij D_ij and checks them against the dimension rule dW = dD X^T, dX = W^T dD on non-square shapes.
+The gate kinds and their local rules are :mod:`derive.graph.gates`; the matrix gate D = W X is
+:mod:`derive.graph.matmul`.
 
 This module is not an autodiff engine: graphs are trees of scalar gates built from one expression (every written
 occurrence of a sub-expression is its own gate; only variables are shared), small enough to print gate by gate.
@@ -30,172 +30,28 @@ occurrence of a sub-expression is its own gate; only variables are shared), smal
 from __future__ import annotations
 
 import math
-import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import numpy as np
 import sympy as sp
 
-from derive.core.proof import Check, prove_equal
-from derive.core.steps import Derivation, Step
-from derive.graph.exprparse import ParsedExpression, parse_expression
+from derive.core.proof import Check
+from derive.graph.exprparse import ParsedExpression, parse_at, parse_expression
+from derive.graph.gates import GATE_KINDS, OUT, LocalRule, PointError, c, float_value, local_rule, sigmoid_float, u, v
 from numeric.errors import BadInput
 from numeric.metrics import block_relative_error
 
 __all__ = [
-    "FD_TOLERANCE", "FUSIONS", "GATE_KINDS", "SYMPY_TOLERANCE", "Gate", "MatmulGate", "PointError", "StagedGraph",
-    "VariableGradient", "Wire", "build_graph", "derive_matmul_gate", "float_value", "local_rule", "parse_at",
-    "relu_convention",
+    "FD_TOLERANCE", "FUSIONS", "SYMPY_TOLERANCE", "Gate", "GraphBuilder", "StagedGraph", "VariableGradient", "Wire",
+    "build_graph", "relu_convention",
 ]
 
-#: block-relative error bounds (DESIGN.md § Error metric): backprop in float64 vs sympy.diff at 30 digits, and
 #: vs central finite differences.
 SYMPY_TOLERANCE = 1e-10
 FD_TOLERANCE = 1e-7
 FUSIONS = ("sigmoid",)
-
-u, v = sp.symbols("u v", real=True)  # a gate's local inputs
-c = sp.Symbol("c", real=True)  # a gate's constant
-
-
-# ----- Gates: one line per kind (formula in the local inputs u, v and the constant c) -------------------------
-GATE_KINDS: dict[str, tuple[int, sp.Expr, str]] = {
-    "add": (2, u + v, "u + v"),
-    "add-constant": (1, u + c, "u + c"),
-    "multiply": (2, u * v, "u * v"),
-    "multiply-by-constant": (1, c * u, "c * u"),
-    "1/x": (1, 1 / u, "1/u"),
-    "power-constant": (1, u ** c, "u^c"),
-    "sqrt": (1, sp.sqrt(u), "sqrt(u)"),
-    "constant-power": (1, c ** u, "c^u"),
-    "power": (2, u ** v, "u^v"),
-    "exp": (1, sp.exp(u), "exp(u)"),
-    "log": (1, sp.log(u), "log(u)"),
-    "tanh": (1, sp.tanh(u), "tanh(u)"),
-    "max": (2, sp.Max(u, v), "max(u, v)"),
-    "max-constant": (1, sp.Max(u, c), "max(u, c)"),
-    "min": (2, sp.Min(u, v), "min(u, v)"),
-    "min-constant": (1, sp.Min(u, c), "min(u, c)"),
-    "sigmoid": (1, 1 / (1 + sp.exp(-u)), "1/(1 + exp(-u))"),
-}
-
-
-class PointError(ArithmeticError):
-    """A value is undefined or not finite at the point (division by zero, log of a negative number, overflow)."""
-
-
-def _heaviside(x: float, at_zero: float) -> float:
-    return 1.0 if x > 0 else 0.0 if x < 0 else at_zero
-
-
-def _pow(base: float, exp: float) -> float:
-    if base == 0 and exp < 0:
-        raise PointError("division by zero")
-    if base < 0 and exp != int(exp):
-        raise PointError("a negative number to a non-integer power")
-    try:
-        return float(base ** exp)
-    except OverflowError:
-        raise PointError("overflow in float64") from None
-
-
-def _log(x: float) -> float:
-    if x <= 0:
-        raise PointError("log of a non-positive number")
-    return math.log(x)
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        raise PointError("exp overflows in float64") from None
-
-
-_FLOAT_FUNCS: dict[type, Callable[..., float]] = {
-    sp.exp: _exp, sp.log: _log, sp.tanh: math.tanh, sp.Max: max, sp.Min: min,
-}
-
-
-def float_value(expr: sp.Expr, env: Mapping[sp.Symbol, float]) -> float:
-    """``expr`` evaluated in float64 with ``env`` for its symbols (a tree walk: no lambdify, no exec).
-
-    Raises :class:`PointError` where the value is undefined or overflows.
-
-    >>> x = sp.Symbol("x")
-    >>> float_value(1 / (1 + sp.exp(-x)), {x: 0.0})
-    0.5
-    """
-    if isinstance(expr, sp.Symbol):
-        return float(env[expr])
-    if expr.is_number:
-        try:
-            value = complex(expr)
-        except (TypeError, ValueError):
-            raise PointError(f"the constant {expr} is not a number") from None
-        if value.imag or not math.isfinite(value.real):
-            raise PointError(f"the constant {expr} is not a finite real number")
-        return value.real
-    args = [float_value(a, env) for a in expr.args]
-    if isinstance(expr, sp.Add):
-        out = math.fsum(args)
-    elif isinstance(expr, sp.Mul):
-        out = math.prod(args)
-    elif isinstance(expr, sp.Pow):
-        out = _pow(*args)
-    elif isinstance(expr, sp.Heaviside):
-        out = _heaviside(args[0], args[1] if len(args) > 1 else 0.5)
-    elif expr.func in _FLOAT_FUNCS:
-        out = _FLOAT_FUNCS[expr.func](*args)
-    else:
-        raise PointError(f"no float64 evaluation for {expr.func.__name__}")
-    if not math.isfinite(out):
-        raise PointError("overflow in float64")
-    return out
-
-
-def _sigmoid_float(x: float) -> float:
-    """sigma(x) without overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    ex = math.exp(x)
-    return ex / (1.0 + ex)
-
-
-@dataclass(frozen=True)
-class _LocalRule:
-    """The derived local gradients of one kind of gate (in u, v, c) and, for sigmoid, the checked closed form."""
-
-    derivatives: tuple[sp.Expr, ...]
-    closed_form: sp.Expr | None = None  # in terms of the gate's output symbol ``out``
-    check: Check | None = None
-
-
-_OUT = sp.Symbol("out", real=True)
-_RULES: dict[str, _LocalRule] = {}
-
-
-def local_rule(kind: str) -> _LocalRule:
-    """SymPy's derivatives of the gate formula with respect to each input (cached per kind)."""
-    if kind not in _RULES:
-        arity, formula, _ = GATE_KINDS[kind]
-        derivatives = tuple(sp.diff(formula, s) for s in (u, v)[:arity])
-        if kind in ("max-constant", "min-constant"):
-            # max(u, 0) is ReLU: ReLU'(0) = 0 (DESIGN.md), so H(0) = 0 here instead of SymPy's 1/2. Two-input
-            # max/min keep H(0) = 1/2, which splits the gradient at a tie (a subgradient, as torch.maximum does).
-            derivatives = tuple(d.replace(sp.Heaviside, lambda arg, *_: sp.Heaviside(arg, 0)) for d in derivatives)
-        if kind == "sigmoid":
-            # Claim sigma' = sigma (1 - sigma), checked against the derivative of the definition before it is used.
-            claim = _OUT * (1 - _OUT)
-            check = prove_equal(derivatives[0], claim.xreplace({_OUT: formula}))
-            _RULES[kind] = _LocalRule(derivatives, claim, check)
-        else:
-            _RULES[kind] = _LocalRule(derivatives)
-    return _RULES[kind]
-
 
 # ----- The graph -----------------------------------------------------------------------------------------------
 @dataclass
@@ -359,38 +215,6 @@ class StagedGraph:
         }
 
 
-# ----- Parsing the point ---------------------------------------------------------------------------------------
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
-
-
-def parse_at(text: str) -> dict[str, Fraction]:
-    """``"x=-2,y=5,z=-4"`` -> {"x": -2, "y": 5, "z": -4} (exact decimals); BadInput if malformed.
-
-    >>> parse_at("x=-2, y=0.5")
-    {'x': Fraction(-2, 1), 'y': Fraction(1, 2)}
-    """
-    out: dict[str, Fraction] = {}
-    if not text or not text.strip():
-        raise BadInput("--at is empty: give values as name=number pairs, e.g. --at x=-2,y=5,z=-4")
-    for item in text.split(","):
-        name, eq, number = item.partition("=")
-        name, number = name.strip(), number.strip()
-        if not eq or not name or not number:
-            raise BadInput(f"--at: '{item.strip()}' is not name=number (e.g. --at x=-2,y=5,z=-4)")
-        if not (name[0].isalpha() and name.replace("_", "a").isalnum() and name.isascii()):
-            raise BadInput(f"--at: '{name}' is not a variable name (a letter, then letters, digits or _)")
-        m = _DECIMAL.fullmatch(number)
-        if m is None or len(number) > 60:
-            raise BadInput(f"--at: the value of {name}, '{number}', is not a decimal number (e.g. -2, 0.5, 1e-3)")
-        value = Fraction(number)
-        if value and not 1e-300 < abs(value) < 1e300:
-            raise BadInput(f"--at: the value of {name}, '{number}', is outside the float64 range")
-        if name in out:
-            raise BadInput(f"--at gives {name} twice")
-        out[name] = value
-    return out
-
-
 # ----- Building the gates from the tree as written ------------------------------------------------------------
 def _sigmoid_argument(tree: sp.Expr) -> sp.Expr | None:
     """u when ``tree`` is 1/(1+exp(-u)) (as written, in either order of the sum), else None."""
@@ -442,9 +266,17 @@ def _classify(tree: sp.Expr, fuse: tuple[str, ...]) -> tuple[str, list[sp.Expr],
     raise BadInput(f"no gate for {tree.func.__name__}")
 
 
-class _Builder:
-    def __init__(self, parsed: ParsedExpression, env: dict[sp.Symbol, float], fuse: tuple[str, ...]):
+class GraphBuilder:
+    """Cuts an expression into gates (``build``), evaluates them forward, and runs the backward pass (``backward``).
+
+    ``rules`` replaces the derived local rule of a gate kind (see :class:`LocalRule`); a subclass passed to
+    :func:`build_graph` as ``builder`` may change a pass (the tests plant a backward pass that forgets to add).
+    """
+
+    def __init__(self, parsed: ParsedExpression, env: dict[sp.Symbol, float], fuse: tuple[str, ...],
+                 rules: Mapping[str, LocalRule] | None = None):
         self.parsed, self.env, self.fuse = parsed, env, fuse
+        self.rules = dict(rules or {})
         self.wires: dict[str, Wire] = {}
         self.gates: list[Gate] = []
 
@@ -475,11 +307,11 @@ class _Builder:
         if constant is not None:
             local[c] = constant  # exact: float_value evaluates the constant itself
         _, formula, _ = GATE_KINDS[kind]
-        rule = local_rule(kind)
+        rule = self.rules[kind] if kind in self.rules else local_rule(kind)
         where = f"{_gate_phrase(kind)} {name} = {tree}"
         inputs = ", ".join(f"{n} = {_fmt(val)}" for n, val in zip(names, values, strict=True))
         try:
-            out = _sigmoid_float(values[0]) if kind == "sigmoid" else float_value(formula, local)
+            out = sigmoid_float(values[0]) if kind == "sigmoid" else float_value(formula, local)
         except PointError as err:
             if str(err) == "division by zero":
                 raise BadInput(f"division by zero at the point {self.point_text()}: {where} gets {inputs}") \
@@ -488,7 +320,7 @@ class _Builder:
                 from None
         try:
             if rule.closed_form is not None:
-                local_values = tuple(float_value(rule.closed_form, {_OUT: out}) for _ in rule.derivatives)
+                local_values = tuple(float_value(rule.closed_form, {OUT: out}) for _ in rule.derivatives)
             else:
                 local_values = tuple(float_value(d, local) for d in rule.derivatives)
         except PointError as err:
@@ -498,7 +330,7 @@ class _Builder:
         if constant is not None:
             shown[c] = constant
         if rule.closed_form is not None:
-            exprs = tuple(rule.closed_form.xreplace({_OUT: sp.Symbol(name, real=True)}) for _ in rule.derivatives)
+            exprs = tuple(rule.closed_form.xreplace({OUT: sp.Symbol(name, real=True)}) for _ in rule.derivatives)
         else:
             exprs = tuple(d.xreplace(shown) for d in rule.derivatives)
         kink = kind in ("max", "min") and values[0] == values[1]
@@ -548,12 +380,14 @@ def _finite_difference(expr: sp.Expr, env: dict[sp.Symbol, float], var: sp.Symbo
 
 
 def build_graph(expression: str | ParsedExpression, at: Mapping[str, object] | str,
-                fuse: Iterable[str] = ()) -> StagedGraph:
+                fuse: Iterable[str] = (), *, rules: Mapping[str, LocalRule] | None = None,
+                builder: type[GraphBuilder] = GraphBuilder) -> StagedGraph:
     """Cut ``expression`` into gates, run forward and backward at the point ``at``, and check the gradients.
 
     ``at`` maps every variable to a number (or is ``"x=-2,y=5"`` text); ``fuse`` may contain ``"sigmoid"``.
     Raises BadInput for a syntax error, a variable with no value, an unknown fusion, or a gate undefined at the
-    point (division by zero, log of a non-positive number, overflow).
+    point (division by zero, log of a non-positive number, overflow). ``rules`` and ``builder`` are the hooks of
+    :class:`GraphBuilder` (to plant a bug and watch the checks catch it).
 
     >>> g = build_graph("(x+y)*z", "x=-2,y=5,z=-4")
     >>> [g.gradient(n) for n in "xyz"], g.holds
@@ -578,10 +412,10 @@ def build_graph(expression: str | ParsedExpression, at: Mapping[str, object] | s
     env = {s: float(point[s.name]) for s in parsed.variables}
     exact = {s: sp.Rational(point[s.name].numerator, point[s.name].denominator) for s in parsed.variables}
 
-    builder = _Builder(parsed, env, fuse)
-    output = builder.build(parsed.tree)
-    builder.backward(output)
-    gates, wires = builder.gates, builder.wires
+    passes = builder(parsed, env, fuse, rules)
+    output = passes.build(parsed.tree)
+    passes.backward(output)
+    gates, wires = passes.gates, passes.wires
     reference = _exact_value(parsed.expr, exact)
     reference_expr = relu_convention(parsed.expr)
 
@@ -634,124 +468,3 @@ def _exact_value(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational]) -> float:
     except TypeError:
         return math.nan
     return out.real if not out.imag else math.nan
-
-
-# ----- The matrix gate D = W X ---------------------------------------------------------------------------------
-@dataclass
-class MatmulGate:
-    """D = W X derived element-wise for one (n, k, m) shape, with its symbolic and numeric checks."""
-
-    shape: tuple[int, int, int]  # W is (n, k), X is (k, m), D and dD are (n, m)
-    derivation: Derivation
-    numeric_error: float  # block-relative error of dD X^T, W^T dD against central finite differences
-
-    @property
-    def holds(self) -> bool:
-        return self.derivation.holds and self.numeric_error <= FD_TOLERANCE
-
-    def to_dict(self) -> dict:
-        return {"shape": {"W": self.shape[:2], "X": self.shape[1:], "D": (self.shape[0], self.shape[2])},
-                "numeric_error": self.numeric_error, "holds": self.holds,
-                "derivation": self.derivation.to_dict()}
-
-
-def _matrix(name: str, rows: int, cols: int) -> sp.ImmutableMatrix:
-    return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", real=True))
-
-
-def _elementwise_check(derived: sp.ImmutableMatrix, claimed: sp.ImmutableMatrix) -> Check:
-    if derived.shape != claimed.shape:
-        return Check(False, "shapes differ", f"{derived.shape} vs {claimed.shape}")
-    bad = [(i, j) for i in range(derived.rows) for j in range(derived.cols)
-           if sp.expand(derived[i, j] - claimed[i, j]) != 0]
-    if bad:
-        i, j = bad[0]
-        return Check(False, "symbolic: element differs", f"element ({i + 1},{j + 1}): {derived[i, j]} vs "
-                     f"{claimed[i, j]}")
-    return Check(True, "symbolic: every element's difference reduces to 0 by expand",
-                 f"{derived.rows * derived.cols} elements")
-
-
-def _rational_point(symbols: list[sp.Symbol], seed: int) -> dict[sp.Symbol, sp.Rational]:
-    rng = np.random.default_rng(seed)
-    return {sym: sp.Rational(int(rng.integers(-997, 998)), 97) for sym in symbols}
-
-
-def _difference_check(L: sp.Expr, A: sp.ImmutableMatrix, dA: sp.ImmutableMatrix, point: dict) -> Check:
-    """Every element of dA against the central difference (L(a + 1) - L(a - 1)) / 2 in exact rationals.
-
-    L is linear in each element, so the difference is exact: an independent check of sympy.diff, not a repeat.
-    """
-    base = L.xreplace(point)
-    for idx in np.ndindex(A.shape):
-        a = A[idx]
-        up = L.xreplace({**point, a: point[a] + 1})
-        down = L.xreplace({**point, a: point[a] - 1})
-        if (up - down) / 2 != dA[idx].xreplace(point):
-            return Check(False, "exact central difference", f"element {idx}: {dA[idx]} vs {(up - down) / 2}")
-        if up - base != base - down:  # not linear in this element: the difference would not be exact
-            return Check(None, "exact central difference", f"L is not linear in {a}")
-    return Check(True, "exact: agrees with the central difference of L in rationals (L is linear in each element)",
-                 f"{len(list(np.ndindex(A.shape)))} elements at one random rational point")
-
-
-def derive_matmul_gate(n: int = 2, k: int = 3, m: int = 4, seed: int = 0) -> MatmulGate:
-    """Derive the backward pass of D = W X element by element for W (n, k), X (k, m); check the dimension rule.
-
-    With the upstream gradient dD (n, m), backprop through the gate is the gradient of the scalar
-    L = sum_ij dD_ij D_ij (dL/dD = dD). ``sympy.diff`` of L by every W_pq and X_pq gives dW and dX element-wise;
-    the claims dW = dD X^T and dX = W^T dD are checked element by element and numerically (random values,
-    central differences of L).
-
-    >>> derive_matmul_gate(2, 3, 4).holds
-    True
-    """
-    for dim in (n, k, m):
-        if not (isinstance(dim, int) and 1 <= dim <= 8):
-            raise BadInput("matrix gate sizes must be whole numbers from 1 to 8")
-    W, X, G = _matrix("W", n, k), _matrix("X", k, m), _matrix("dD", n, m)
-    D = W * X
-    L = sum(G[i, j] * D[i, j] for i in range(n) for j in range(m))
-    d = Derivation(f"matrix gate D = W X with W {n}x{k}, X {k}x{m}")
-    Dsym, Lsym = sp.MatrixSymbol("D", n, m), sp.Symbol("L")
-    d.define("D", Dsym, D, "D_ij = sum_r W_ir X_rj, written out element by element")
-    d.define("L", Lsym, L, "the gate's share of the loss: dL/dD_ij = dD_ij (the upstream gradient)")
-    dW = sp.ImmutableMatrix(n, k, lambda p, q: sp.diff(L, W[p, q]))
-    dX = sp.ImmutableMatrix(k, m, lambda p, q: sp.diff(L, X[p, q]))
-    point = _rational_point([*W, *X, *G], seed)
-    d.add(Step("dW", sp.MatrixSymbol("dW", n, k), dW, "derived", "sympy.diff of L by each W_pq",
-               _difference_check(L, W, dW, point), ("L",)))
-    d.add(Step("dX", sp.MatrixSymbol("dX", k, m), dX, "derived", "sympy.diff of L by each X_pq",
-               _difference_check(L, X, dX, point), ("L",)))
-    d.add(Step("dW = dD X^T", sp.MatrixSymbol("dW", n, k), G * X.T, "claim",
-               f"dimension rule: ({n}x{m}) times ({m}x{k}) is the only product of dD and X with W's shape",
-               _elementwise_check(dW, G * X.T), ("dW",)))
-    d.add(Step("dX = W^T dD", sp.MatrixSymbol("dX", k, m), W.T * G, "claim",
-               f"dimension rule: ({k}x{n}) times ({n}x{m}) is the only product of W and dD with X's shape",
-               _elementwise_check(dX, W.T * G), ("dX",)))
-    d.summary = f"dW = dD X^T and dX = W^T dD for W {n}x{k}, X {k}x{m}"
-    return MatmulGate((n, k, m), d, _matmul_numeric_error(n, k, m, seed))
-
-
-def _matmul_numeric_error(n: int, k: int, m: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
-    W, X, G = rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal((n, m))
-
-    def loss(Wt: np.ndarray, Xt: np.ndarray) -> float:
-        return float(np.sum(G * (Wt @ Xt)))
-
-    def numeric(A: np.ndarray, f: Callable[[np.ndarray], float]) -> np.ndarray:
-        out = np.zeros_like(A)
-        for idx in np.ndindex(A.shape):
-            h = np.finfo(float).eps ** (1 / 3) * max(1.0, abs(A[idx]))
-            Ap, Am = A.copy(), A.copy()
-            Ap[idx] += h
-            Am[idx] -= h
-            out[idx] = (f(Ap) - f(Am)) / (2 * h)
-        return out
-
-    dW_num = numeric(W, lambda A: loss(A, X))
-    dX_num = numeric(X, lambda A: loss(W, A))
-    return max(block_relative_error(list((G @ X.T).ravel()), list(dW_num.ravel())),
-               block_relative_error(list((W.T @ G).ravel()), list(dX_num.ravel())))
-

@@ -30,15 +30,8 @@ import sympy as sp
 
 from derive.core.book import book_latex
 from derive.core.texbuild import escape_tex
-from derive.graph.staged import (
-    FD_TOLERANCE,
-    SYMPY_TOLERANCE,
-    Gate,
-    MatmulGate,
-    StagedGraph,
-    build_graph,
-    derive_matmul_gate,
-)
+from derive.graph.matmul import MatmulGate, derive_matmul_gate
+from derive.graph.staged import FD_TOLERANCE, SYMPY_TOLERANCE, Gate, StagedGraph, build_graph
 
 __all__ = ["CHAPTER_TITLE", "breakable_tt", "circuit_tikz", "column_width", "course_examples_chapter",
            "gate_table_latex", "gradients_latex", "graph_document", "graph_section", "matmul_latex"]

@@ -1,1 +1,53 @@
-"""derive.report.build."""
+"""derive.report: LaTeX/PDF derivation reports, one per model, and the catalog book.
+
+==================  ==========================================================================================
+``data``            what a report is made of: :class:`ReportData` (gathered) and :class:`Rendered` (typeset)
+``gather``          collect a model's derivation, kernel, verification and plot data from the modules that make them
+``sections``        the registry of a model's report sections, in order (name, heading, TeX of the gathered data)
+``notation``        the model card and the Notation section
+``model``           the forward pass and the cost
+``derivation``      the derivation section (by :class:`~derive.core.steps.Role`) and the summary line
+``evidence``        the kernel listing and the verification table
+``plot_section``    the Plots section; ``plots`` draws the pgfplots pictures
+``layout``          the layout rules: prose, displayed equations, derivations, tables, listings, the template
+``maths``           the index symbols and small SymPy-to-TeX pieces the sections share
+``body``            one model's report body (:func:`render_model`)
+``figures``         figures typeset once into ``<slug>-figures.pdf``, or placed inline
+``documents``       the complete documents: one model's article, the catalog book
+``build``           :func:`build_reports`: worker processes, compile threads, the files written
+==================  ==========================================================================================
+
+Importing this package loads no SymPy: the names below are imported on first use.
+"""
+
+#: public name -> the module that defines it (imported on first use)
+_LAZY = {
+    "HEADINGS": "derive.report.sections",
+    "SECTIONS": "derive.report.sections",
+    "Section": "derive.report.sections",
+    "body_tex": "derive.report.sections",
+    "ReportData": "derive.report.data",
+    "Rendered": "derive.report.data",
+    "gather": "derive.report.gather",
+    "render_model": "derive.report.body",
+    "FigureFile": "derive.report.figures",
+    "compile_figures": "derive.report.figures",
+    "place_figures": "derive.report.figures",
+    "catalog_document": "derive.report.documents",
+    "model_document": "derive.report.documents",
+    "load_template": "derive.report.layout",
+    "Outcome": "derive.report.build",
+    "build_reports": "derive.report.build",
+    "write_document": "derive.report.build",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'derive.report' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -1,11 +1,10 @@
-"""The LaTeX of a derivation report: one function per section, each returning a piece of a document body.
+"""The layout rules of bpv's reports: prose, displayed equations, derivations, tables, listings, the document.
 
 Every equation comes from a SymPy object printed by :func:`derive.core.book.book_latex`; this module decides only how to
 *lay out* what the printer gives (numbered displays, BP1-BP4 tags, line breaks for long sums, tables, listings).
 Every string that comes from a user or from another module's prose goes through :func:`prose` (which escapes it
-with :func:`derive.core.texbuild.escape_tex`). The data is gathered by :mod:`derive.report.build`; the plots are drawn
-by
-:mod:`derive.report.plots`.
+with :func:`derive.core.texbuild.escape_tex`). The data is gathered by :mod:`derive.report.gather`, the sections
+are listed in :mod:`derive.report.sections` and the plots are drawn by :mod:`derive.report.plots`.
 
 It is not a LaTeX engine or a general document model: just the layout rules of bpv's reports.
 """
@@ -19,7 +18,7 @@ from importlib import resources
 import sympy as sp
 
 from derive.core.book import book_latex
-from derive.core.steps import Derivation, Step
+from derive.core.steps import Derivation, Step, StepKind
 from derive.core.texbuild import escape_tex
 
 __all__ = [
@@ -41,6 +40,7 @@ __all__ = [
     "sentence_case",
     "step_tex",
     "steps_table_tex",
+    "sub_level",
     "table_tex",
     "tt",
 ]
@@ -144,6 +144,11 @@ def heading(level: str, title_tex: str, bookmark: str | None = None, *, star: bo
         raise ValueError(f"unknown heading level {level!r}")
     title = title_tex if bookmark is None else f"\\texorpdfstring{{{title_tex}}}{{{escape_tex(bookmark)}}}"
     return f"\\{level}{'*' if star else ''}{{{title}}}"
+
+
+def sub_level(level: str, by: int = 1) -> str:
+    """The heading level ``by`` steps below ``level`` (``section`` -> ``subsection``)."""
+    return LEVELS[LEVELS.index(level) + by]
 
 
 def missing_tex(what: str, why: str) -> str:
@@ -324,11 +329,11 @@ def display(lhs, rhs, *, tag: str | None = None, relation: str = "=", numbered: 
 
 # ----- derivations -------------------------------------------------------------------------------------------
 _KIND_WORDS = {
-    "definition": "Definition",
-    "axiom": "Axiom (stated, not computed)",
-    "convention": "Convention",
-    "derived": "Derived",
-    "claim": "Claim (a textbook form, checked against the derived result)",
+    StepKind.DEFINITION: "Definition",
+    StepKind.AXIOM: "Axiom (stated, not computed)",
+    StepKind.CONVENTION: "Convention",
+    StepKind.DERIVED: "Derived",
+    StepKind.CLAIM: "Claim (a textbook form, checked against the derived result)",
 }
 
 
@@ -339,7 +344,7 @@ def bp_tag(label: str) -> str | None:
 
 
 def _verdict_tex(step: Step) -> str:
-    if step.kind in ("definition", "axiom"):
+    if step.kind.unchecked:
         return ""
     return {True: "\\bpvok", False: "\\bpvbad", None: "\\bpvundecided"}[step.holds]
 
@@ -348,17 +353,17 @@ def step_tex(step: Step) -> str:
     """One step: its equation (tagged BP1..BP4 where it is one), then kind, justification and how it was checked."""
     tag = bp_tag(step.label)
     eq = display(step.lhs, step.rhs, tag=tag)
-    kind = _KIND_WORDS.get(step.kind, step.kind)
+    kind = _KIND_WORDS[step.kind]
     just = step.justification.strip().rstrip(".")
-    if just.lower().startswith(step.kind):  # "definition (per sample)" under a Definition: say it once
-        just = just[len(step.kind):].strip(" :,")
+    if just.lower().startswith(step.kind.value):  # "definition (per sample)" under a Definition: say it once
+        just = just[len(step.kind.value):].strip(" :,")
     if not just:
         why = f"\\bpvkind{{{kind}}}."
     elif just.startswith("("):
         why = f"\\bpvkind{{{kind}}} {prose(just)}."
     else:
         why = f"\\bpvkind{{{kind}}}: {prose(just)}."
-    if step.kind not in ("definition", "axiom"):
+    if not step.kind.unchecked:
         checked = prose(step.method)
         if step.check is not None and step.check.detail:
             checked += f" ({prose(step.check.detail)})"
@@ -388,8 +393,8 @@ def derivation_tex(d: Derivation, level: str, *, title_tex: str | None = None, i
         parts.append(f"The remaining {len(rest)} steps repeat the same check for other indices or parameters; "
                      "each is listed with its verdict and method:")
         parts.append(steps_table_tex(rest))
-    n_checked = sum(1 for s in chosen if s.kind not in ("definition", "axiom"))
-    n_hold = sum(1 for s in chosen if s.kind not in ("definition", "axiom") and s.holds is True)
+    n_checked = sum(1 for s in chosen if not s.kind.unchecked)
+    n_hold = sum(1 for s in chosen if not s.kind.unchecked and s.holds is True)
     if n_checked:
         parts.append(f"{{\\small {n_hold} of {n_checked} checked steps hold.}}")
     return "\n\n".join(parts)
@@ -403,7 +408,7 @@ def steps_table_tex(steps: Sequence[Step]) -> str:
         if _node_count(s.lhs) + _node_count(s.rhs) < 60:
             tex = f"{book_latex(s.lhs)} = {book_latex(s.rhs)}"
             eq = f"${tex}$" if math_width(tex) < 34 else ""
-        verdict = _verdict_tex(s) or escape_tex(s.kind)
+        verdict = _verdict_tex(s) or escape_tex(s.kind.value)
         rows.append([f"{{\\scriptsize {escape_tex(s.label)}}}", eq, verdict, f"{{\\scriptsize {prose(s.method)}}}"])
     return table_tex(["step", "equation", "verdict", "checked by"], rows,
                      ">{\\raggedright\\arraybackslash}p{0.2\\linewidth}>{\\raggedright\\arraybackslash}"

@@ -71,7 +71,7 @@ def _lambdify(expr: sp.Expr, var: sp.Symbol):
 def activation_curve(act: ActSpec, n: int = N_POINTS, z_range: tuple[float, float] = Z_RANGE) -> ActivationCurve:
     """Evaluate the derived f and f' of ``act`` on ``n`` points of ``z_range``."""
     grid = np.linspace(z_range[0], z_range[1], n)
-    if act.name == "softmax":
+    if not act.entry.elementwise:  # softmax: its first component along z_1, the other inputs at 0
         sm = derive_softmax(3)
         z1 = sm.z[0]
         rest = {zk: 0 for zk in sm.z[1:]}

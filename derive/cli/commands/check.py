@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from derive.cli.args import add_json_argument, add_model_arguments, add_seed_argument, models_from_args
+from derive.cli.args import (
+    add_json_argument,
+    add_model_arguments,
+    add_seed_argument,
+    model_flags_given,
+    models_from_args,
+)
 from derive.core.files import write_json
 from numeric.errors import BadInput
 
@@ -63,8 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _context(args: argparse.Namespace):
     from derive.claims import Context
 
-    flags = (args.net or args.models or args.no_bias or args.act != "sigmoid" or args.cost != "quadratic"
-             or args.reduction != "mean" or args.layout != "columns")
+    flags = args.net or args.models or model_flags_given(args)
     dz = {"course": "per_sample", "batch": "batch"}.get(args.convention or "")
     if not flags:
         return Context(dz=dz) if dz else None

@@ -9,6 +9,7 @@ from derive.cli.args import add_json_argument, add_model_arguments, models_from_
 from derive.core.files import write_json
 from derive.core.render import LATEX_END, derivation_latex, derivation_text, latex_head
 from derive.core.texbuild import escape_tex
+from numeric.progress import Progress
 
 ORDER = 10
 HELP = "derive BP1-BP4 and a model's activation, cost and output-error derivatives, step by step, checked"
@@ -65,11 +66,8 @@ def _parts(spec, args) -> tuple[list, dict]:
                        "derivations": [p.to_dict() for p in parts]}
     from derive.backprop.model import derive_model
 
-    def progress(text: str) -> None:
-        if not args.quiet:
-            print(f"bpv derive: {text}", file=sys.stderr, flush=True)
-
-    md = derive_model(spec, use_cache=not args.no_cache, progress=progress)
+    lines = Progress(0, enabled=not args.quiet)  # free lines only: derive_model says what it is doing
+    md = derive_model(spec, use_cache=not args.no_cache, progress=lambda text: lines.note(f"bpv derive: {text}"))
     data = md.to_dict()
     data["derivations"] = data.pop("parts")
     data["from_cache"] = md.from_cache

@@ -15,8 +15,8 @@ from typing import Any
 
 from derive.cli.args import add_json_argument, add_seed_argument
 from derive.core.files import write_json
+from numeric import gradcheck
 from numeric.errors import BadInput
-from numeric.gradcheck import gradcheck
 
 ORDER = 40
 HELP = "check your own hand-written gradient against finite differences, and say what is wrong"

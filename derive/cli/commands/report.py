@@ -50,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from derive.core.texbuild import DEBIAN_PACKAGES
     from derive.report.build import build_reports
+    from numeric.progress import Progress
 
     specs = models_from_args(args, default_all=True)
     jobs = args.jobs if args.jobs is not None else max(1, min(4, os.cpu_count() or 1))
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     rendered, outcomes = build_reports(
         specs, args.output, pdf=not args.no_pdf, combined=args.combined, title=args.title, seed=args.seed,
-        jobs=jobs, use_cache=not args.no_cache, progress=say,
+        jobs=jobs, use_cache=not args.no_cache, progress=Progress(len(specs)),
     )
     status = 0
     for r in rendered:

@@ -1,4 +1,4 @@
-"""``bpv verify``: every model, every witness, one verdict (the CLI face of :mod:`derive.verification.engine`)."""
+"""``bpv verify``: every model, every witness, one verdict (the CLI face of :mod:`derive.verification`)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ import time
 
 from derive.cli.args import add_json_argument, add_model_arguments, add_seed_argument, models_from_args, print_warnings
 from derive.core.files import write_json
-from derive.verification.engine import (
-    BOUNDS,
-    EXHAUSTIVE_MAX,
-    N_PROBES,
-    SAMPLE_PER_BLOCK,
-    format_table,
-    report_dict,
-    verify_models,
-)
+from derive.verification.api import verify_models
+from derive.verification.rows import BOUNDS, Verdict, format_table
+from derive.verification.sampling import EXHAUSTIVE_MAX, N_PROBES, SAMPLE_PER_BLOCK
+from derive.verification.schema import report_dict
 from numeric.errors import BadInput
 
 ORDER = 20
@@ -94,14 +89,14 @@ def run(args: argparse.Namespace) -> int:
     if shown:
         print(format_table(shown), file=out)
     n_fail = sum(not r.holds for r in rows)
-    n_skip = sum(r.verdict == "skipped" for r in rows)
+    n_skip = sum(r.verdict is Verdict.SKIPPED for r in rows)
     failed = [res for res in results if not res.ok]
     for res in failed:
         bad = res.failures()
         where = ", ".join(f"{r.check} [{r.block}]" for r in bad[:6]) + (" ..." if len(bad) > 6 else "")
         print(f"FAILED {res.model}: {where}", file=out)
         print(f"  reproduce: {res.reproduce()}", file=out)
-    skipped = sorted({r.detail for r in rows if r.verdict == "skipped" and r.detail})
+    skipped = sorted({r.detail for r in rows if r.verdict is Verdict.SKIPPED and r.detail})
     verdict = "all hold" if not failed else f"{len(failed)} model(s) NOT verified"
     print(f"bpv verify: {len(results)} model(s), {len(rows)} checks: {len(rows) - n_fail - n_skip} hold, "
           f"{n_fail} fail, {n_skip} skipped" + (f" ({'; '.join(skipped)})" if skipped else "")

@@ -1,0 +1,99 @@
+"""The batch forms derived in index form, for symbolic widths and batch size, and read off as matrices.
+
+z^l_{jx} is the layer's forward as the entry of a batch (:meth:`derive.layers.dense.DenseSym.batch_entry`); the
+chain rule over units and samples (dC/dtheta = sum_{j,x} s Delta^l_{jx} dz^l_{jx}/dtheta) is the one stated rule;
+``sympy.diff`` gives dz/dtheta as Kronecker deltas, ``doit`` collapses the sums, and SymPy's array converters
+(``convert_indexed_to_array``, ``convert_array_to_matrix``) read the result as ``MatMul``/``Transpose``/
+``HadamardProduct``. They silently drop scalar factors such as 1/m and cannot read an element-wise product with a
+contraction; both are handled here: scalars are kept apart, and such a product is read part by part.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
+
+from derive.backprop.batch_names import Names, m, width
+from derive.backprop.batch_nodes import Apply, Fn
+from derive.backprop.batch_textbook import dense_at
+from derive.backprop.sums import pull_constants
+
+__all__ = ["derive_error_form", "derive_gradient_form", "index_to_matrix"]
+
+_p, _q, _j, _k, _x = sp.symbols("p q j k x", integer=True)
+#: the all-ones batch vector, a symbol until the form is read off (then OneMatrix)
+_ones = sp.MatrixSymbol("u", m, 1)
+_MatrixElement = sp.matrices.expressions.matexpr.MatrixElement
+
+
+def _z_index(N: Names, l: int, bias: bool, unit, sample, previous=None, k=_k) -> sp.Expr:
+    """z^l_{unit,sample} from the layer, as the layout stores W, A, b (``previous(k, x)``: entry of A^{l-1})."""
+    prev = previous or (lambda q, x: N.entry(N.A(l - 1), q, x))
+    return dense_at(l, bias).batch_entry(N.W(l), N.b(l), prev, unit, sample, k, N.layout, _ones)
+
+
+def _read_matrix(expr: sp.Expr, first: list) -> MatrixExpr:
+    """SymPy's array converters, guarded: they drop scalar factors (1/m), so those are kept apart."""
+    from sympy.tensor.array.expressions import convert_array_to_matrix, convert_indexed_to_array
+
+    out = convert_array_to_matrix(convert_indexed_to_array(expr, first_indices=first))
+    return out.parent if isinstance(out, _MatrixElement) else out
+
+
+def index_to_matrix(expr: sp.Expr, first: list) -> MatrixExpr:
+    """Read an index-form entry (free indices ``first``: row, column) as a matrix expression.
+
+    Scalars are factored out first; a product of a contraction and entries carrying the same free indices is an
+    element-wise product, read as a Hadamard product of the two parts.
+    """
+    expr = pull_constants(expr)
+    coeff, rest = expr.as_independent(*expr.atoms(_MatrixElement), as_Add=False)
+    factors = sp.Mul.make_args(rest)
+    sums = [f for f in factors if f.has(sp.Sum)]
+    plain = [f for f in factors if not f.has(sp.Sum)]
+    if sums and plain:
+        return coeff * sp.HadamardProduct(_read_matrix(sp.Mul(*sums), first), _read_matrix(sp.Mul(*plain), first))
+    return coeff * _read_matrix(rest, first)
+
+
+def _fit(form: MatrixExpr, target: MatrixExpr) -> MatrixExpr:
+    """The form with ``u`` back as the all-ones matrix, transposed if it was read off as the target's transpose."""
+    form = form.xreplace({_ones: sp.OneMatrix(m, 1)})
+    if form.shape != target.shape:
+        form = sp.Transpose(form).doit()
+    return form
+
+
+@cache
+def derive_gradient_form(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -> tuple[sp.Expr, MatrixExpr]:
+    """dC/dW^l or dC/db^l: chain rule over every unit and sample, sympy.diff of z in index form, read off.
+
+    dC/dtheta = sum_x sum_j (dC/dz^l_{jx}) (dz^l_{jx}/dtheta), with dC/dz^l_{jx} = s Delta^l_{jx} (the batch cost
+    is s sum_x C_x and only C_x depends on z^l_x). Returns (index form, matrix form).
+    """
+    matrix = getattr(N, param)(l)
+    if param == "W":
+        target, first = (matrix[_p, _q], [_p, _q]) if N.layout.columns else (matrix[_q, _p], [_q, _p])
+    else:
+        target, first = (matrix[_p, 0], [_p]) if N.layout.columns else (matrix[0, _p], [_p])
+    summand = N.entry(N.Delta(l), _j, _x) * sp.diff(_z_index(N, l, bias, _j, _x), target)
+    index_form = (s * sp.Sum(sp.Sum(summand, (_j, 0, width(l) - 1)), (_x, 0, m - 1))).doit()
+    return index_form, _fit(index_to_matrix(index_form, first), matrix)
+
+
+@cache
+def derive_error_form(N: Names, l: int, bias: bool, upstream: sp.MatrixSymbol) -> tuple[sp.Expr, MatrixExpr]:
+    """Delta^l from Delta^{l+1}: per sample, sum_k (dC_x/dz^{l+1}_{kx}) (dz^{l+1}_{kx}/dz^l_{px}), read off."""
+    Z = N.Z(l)
+    sigma = sp.Function("sigma")
+    # unit k of layer l+1, summing over the units j of layer l
+    z_next = _z_index(N, l + 1, bias, _k, _x, previous=lambda j, x: sigma(N.entry(Z, j, x)), k=_j)
+    summand = N.entry(upstream, _k, _x) * sp.diff(z_next, N.entry(Z, _p, _x))
+    index_form = sp.Sum(summand, (_k, 0, width(l + 1) - 1)).doit()
+    S = sp.MatrixSymbol("S", *Z.shape)
+    entries = index_form.replace(lambda t: isinstance(t, sp.Derivative), lambda t: N.entry(S, _p, _x))
+    first = [_p, _x] if N.layout.columns else [_x, _p]
+    form = index_to_matrix(entries, first).xreplace({S: Apply(Fn.DERIVATIVE, Z)})
+    return index_form, _fit(form, N.Delta(l))

@@ -1,0 +1,106 @@
+"""The argument checks of every generated kernel: a template, filled in by :mod:`derive.codegen.validation`.
+
+It is Python so that ruff lints it like the rest of the package. Everything above the ``# ----- template`` line is
+a stand-in that makes this file valid on its own and is not copied. In what is copied, ``TPL_`` names are
+placeholders: ``TPL_MATRIX(n_out, n_in)``, ``TPL_VECTOR(n)`` and ``TPL_BATCH(n, m)`` become the shapes the model's
+layout gives (:class:`numeric.spec.Layout`), ``TPL_AXES(unit, sample)`` the same pair without parentheses (an
+index), and every other ``TPL_`` name a value. The lines between ``# <section>`` and ``# </section>`` are kept only
+when the model has that section (``bias``: biases; ``labels``: class targets; ``reals``: any other targets).
+"""
+
+import numpy as np
+
+TPL_KEYS = ("W1", "b1")
+TPL_W_IN = 1
+TPL_W_OUT = TPL_UNIT_AXIS = 0
+LAYERS = 1
+
+
+def TPL_MATRIX(n_out, n_in):
+    return (n_out, n_in)
+
+
+def TPL_VECTOR(n):
+    return (n, 1)
+
+
+def TPL_BATCH(n, m):
+    return (n, m)
+
+
+def TPL_AXES(unit, sample):
+    return (unit, sample)
+
+
+# ----- template: copied from the next line on -----
+
+KEYS = TPL_KEYS
+
+
+def _array(value, what, labels=False):
+    """A float (or complex) array; integers become float64 unless they are class labels."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biufc":
+        raise ValueError(f"{what} must be a numeric array, got dtype {array.dtype}")
+    if array.dtype.kind in "biu" and not labels:
+        array = array.astype(np.float64)
+    return array
+
+
+def _parameters(params):
+    """The parameter arrays in the order of KEYS, their shapes checked against each other."""
+    if not hasattr(params, "keys"):
+        raise ValueError(f"params must be a dict with keys {', '.join(KEYS)}, got {type(params).__name__}")
+    missing = [key for key in KEYS if key not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}")
+    arrays = []
+    n_prev = None
+    for l in range(1, LAYERS + 1):
+        W = _array(params[f"W{l}"], f"params['W{l}']")
+        n_in = W.shape[TPL_W_IN] if W.ndim == 2 else None
+        if W.ndim != 2 or (n_prev is not None and n_in != n_prev):
+            expected = f"TPL_MATRIX(n_{l}, n_{l - 1})" + ("" if n_prev is None else f" with n_{l - 1} = {n_prev}")
+            raise ValueError(f"params['W{l}'] has shape {W.shape}; expected {expected} (TPL_LAYOUT layout)")
+        n_prev = W.shape[TPL_W_OUT]
+        arrays.append(W)
+        # <bias>
+        b = _array(params[f"b{l}"], f"params['b{l}']")
+        if b.shape != TPL_VECTOR(n_prev):
+            expected = f"TPL_VECTOR(n_{l}) = {TPL_VECTOR(n_prev)}"
+            raise ValueError(f"params['b{l}'] has shape {b.shape}; expected {expected} (TPL_LAYOUT layout)")
+        arrays.append(b)
+        # </bias>
+    return arrays
+
+
+def _inputs(x, W1):
+    """x as an array TPL_BATCH(n_0, m), its feature count checked against W1."""
+    x = _array(x, "x")
+    n_0 = W1.shape[TPL_W_IN]
+    if x.ndim != 2 or x.shape[TPL_UNIT_AXIS] != n_0:
+        raise ValueError(f"x has shape {x.shape}; expected TPL_BATCH(n_0, m) with n_0 = {n_0} (TPL_LAYOUT layout: "
+                         "one TPL_SAMPLE_NOUN per sample)")
+    return x
+
+
+def _targets(y, m, n_L):
+    """y as an array TPL_BATCH(n_L, m)TPL_LABELS_DOC."""
+    # <labels>
+    y = _array(y, "y", labels=np.ndim(y) == 1)
+    if y.ndim == 1:
+        if y.dtype.kind not in "iu" or y.shape[0] != m:
+            raise ValueError(f"y has shape {y.shape} and dtype {y.dtype}; expected {m} integer class labels "
+                             f"or one-hot targets of shape TPL_BATCH(n_L, m) = TPL_BATCH({n_L}, {m})")
+        if m and (y.min() < 0 or y.max() >= n_L):
+            raise ValueError(f"y holds class labels outside 0..{n_L - 1}")
+        one_hot = np.zeros(TPL_BATCH(n_L, m))
+        one_hot[TPL_AXES(y, np.arange(m))] = 1.0
+        return one_hot
+    # </labels>
+    # <reals>
+    y = _array(y, "y")
+    # </reals>
+    if y.shape != TPL_BATCH(n_L, m):
+        raise ValueError(f"y has shape {y.shape}; expected TPL_BATCH(n_L, m) = {TPL_BATCH(n_L, m)} (TPL_LAYOUT layout)")
+    return y

@@ -1,0 +1,97 @@
+"""The "The model" section: the forward pass of this model's layers and its cost, per sample and per batch.
+
+Each layer's equation comes from the activation's own derivation: an element-wise activation through the function
+its definition names (sigma, tanh, ReLU, ...), a vector-valued one (softmax) through its definition step. The cost
+is the definition part of the cost's derivation (:class:`~derive.core.steps.Role` ``COST``); its derivative steps
+belong to the derivation section.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive.core.steps import Role, Step
+from derive.core.symbols import a, b, w, z
+from derive.core.texbuild import escape_tex
+from derive.report import layout
+from derive.report.data import ReportData
+from derive.report.maths import L_OUT, L_SYM, J, K, batch_cost, batch_z, mat
+from numeric.spec import ActSpec, ModelSpec
+
+__all__ = ["COST_DERIVATIVE_STEPS", "cost_definition_steps", "cost_derivative_steps", "model_tex"]
+
+#: The labels of the cost derivation's derivative steps (``<cost>.diff``, ``<cost>.dC_da``); the rest define it.
+COST_DERIVATIVE_STEPS = (".diff", ".dC_da")
+
+
+def cost_derivative_steps(data: ReportData) -> list[Step]:
+    d = data.function(Role.COST)
+    return [] if d is None else [s for s in d.steps if s.label.endswith(COST_DERIVATIVE_STEPS)]
+
+
+def cost_definition_steps(data: ReportData) -> list[Step]:
+    d = data.function(Role.COST)
+    return [] if d is None else [s for s in d.steps if not s.label.endswith(COST_DERIVATIVE_STEPS)]
+
+
+def model_tex(data: ReportData, level: str) -> str:
+    """Forward pass (per unit, per layer of this model, per batch), then the Cost subsection."""
+    spec = data.spec
+    sub = layout.sub_level(level)
+    zl = sp.Sum(w[L_SYM, J, K] * a[L_SYM - 1, K], (K, 1, sp.Symbol("n_{l-1}", integer=True, positive=True)))
+    if spec.bias:
+        zl = zl + b[L_SYM, J]
+    out = [layout.heading(sub, "Forward pass"),
+           "A sample $x$ enters as $a^0 = x$. Each layer forms weighted inputs and applies its activation "
+           "unit by unit:",
+           layout.display(z[L_SYM, J], zl, numbered=True),
+           f"with the activations of this model ($j = 1, \\dots, n_l$ in each layer; "
+           f"$n_0, \\dots, n_L = {escape_tex(spec.net.replace('-', ', '))}$):"]
+    out.extend(_layer_equation(spec, l, act) for l, act in enumerate(spec.activations, start=1))
+    cols = spec.layout.columns
+    out.append("For the whole batch at once (one column per sample)" if cols else
+               "For the whole batch at once (one row per sample)")
+    vector_out = not spec.output_activation.elementwise
+    out.append(layout.display(mat("Z^{l}"), batch_z(spec), numbered=False)
+               + "\nwith $A^0 = X$ and the activation applied element by element"
+               + (", and softmax to each sample's output vector." if vector_out else "."))
+    out.append(_cost_tex(spec, data, sub))
+    return "\n\n".join(out)
+
+
+def _layer_equation(spec: ModelSpec, l: int, act: ActSpec) -> str:
+    """a^l_j = f(z^l_j) for an element-wise activation; the definition of a vector-valued one at layer l."""
+    if act.entry.elementwise:
+        return layout.display(a[l, J], _act_function(act)(z[l, J]), numbered=False)
+    from derive.functions.activations import derive_softmax
+
+    step = derive_softmax(3).derivation["softmax.def"]
+    return (layout.display(step.lhs.xreplace({L_OUT: l}), step.rhs.xreplace({L_OUT: l}), numbered=False)
+            .replace("n}", f"{spec.sizes[l]}}}"))
+
+
+def _act_function(act: ActSpec) -> sp.FunctionClass:
+    """The function as its derivation names it (sigma, tanh, ReLU, ...): the SymPy registry's entry."""
+    from derive.functions.registry import ACTIVATIONS
+
+    return ACTIVATIONS[act.name].function
+
+
+def _cost_intro(spec: ModelSpec) -> str:
+    """How the cost comes about: derived from its likelihood (registry entry), or defined over the outputs."""
+    from derive.functions.registry import COSTS
+
+    entry = COSTS[spec.cost]
+    if entry.likelihood is None:
+        return f"The cost of one sample, defined over the $n = n_L = {spec.sizes[-1]}$ outputs:"
+    return (f"{layout.sentence_case(entry.long_name)} is not written down: each output $a^L_k \\in (0, 1)$ is "
+            "read as the probability that the target $y_k$ is 1, and the cost of an output is the negative "
+            "logarithm of the Bernoulli likelihood of the target. The log rules turn it into the familiar form:")
+
+
+def _cost_tex(spec: ModelSpec, data: ReportData, level: str) -> str:
+    out = [layout.heading(level, "Cost"), _cost_intro(spec)]
+    out.extend(layout.step_tex(s) for s in cost_definition_steps(data))
+    out.append(f"The batch of $m$ samples costs the {spec.reduction} of the per-sample costs:")
+    out.append(layout.display(sp.Symbol("C"), batch_cost(spec), numbered=False))
+    return "\n\n".join(out)
