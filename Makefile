@@ -5,7 +5,7 @@ VENV ?= .venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3 python3-venv python3-pip texlive-latex-base texlive-latex-recommended \
 	texlive-latex-extra texlive-pictures texlive-fonts-recommended latexmk poppler-utils
-# Multi-threaded OpenBLAS is pathological on 2-vCPU VMs (DESIGN.md § Measuring): one thread everywhere.
+# Multi-threaded OpenBLAS is pathological on 2-vCPU VMs (docs/conventions.md § Measuring): one thread everywhere.
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1

@@ -7,6 +7,8 @@ Built on :mod:`numeric`; nothing in :mod:`numeric` imports this package.
 
 __version__ = "0.1.0"
 
+from numeric.lazy import lazy_exports
+
 #: every public name, imported on first use: `import derive` loads no SymPy, so `bpv --help` stays fast
 _LAZY = {
     "derive_activation": "derive.functions.activations",
@@ -27,14 +29,7 @@ _LAZY = {
     "check_file": "derive.claims",
     "build_graph": "derive.graph.staged",
 }
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

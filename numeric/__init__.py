@@ -10,8 +10,7 @@ Every public name is imported on first use, so ``import numeric.blas`` loads no 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from numeric.lazy import lazy_exports
 
 #: public name -> the module that defines it
 _LAZY = {
@@ -37,16 +36,7 @@ _LAZY = {
     "parse_activations": "numeric.spec",
     "parse_net": "numeric.spec",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'numeric' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -10,14 +10,14 @@ What it is:
 * **stable**: no overflow for ``|z| <= 1e3`` (sigmoid through tanh, softplus and elu branch on the sign, bce is
   fused with a sigmoid output and cce with a softmax output and computed from ``z`` with log-sum-exp);
 * **analytic**, so the complex step works through it: every branch is a mask on ``z.real``; no ``np.abs``,
-  ``np.maximum``, ``np.clip`` or ``np.logaddexp`` touches complex data (DESIGN.md lists the traps; for real data
-  softplus takes the same two branches as ``max(z, 0) + log1p(exp(-|z|))``, which is faster). float64, float32 and
+  ``np.maximum``, ``np.clip`` or ``np.logaddexp`` touches complex data (docs/conventions.md lists the traps; for real
+  data softplus takes the same two branches as ``max(z, 0) + log1p(exp(-|z|))``, which is faster). float64, float32 and
   complex128 inputs all work (the complex step perturbs with ``1e-20j``).
 
 What it is not: fast for training (it keeps every layer's ``z`` and ``a``), or a general autodiff.
 
 Internally everything runs in the columns layout (samples are columns, ``W^l`` is ``(n_l, n_{l-1})``); the rows layout
-is transposed on the way in and out, which is exactly what its convention is (DESIGN.md § Conventions).
+is transposed on the way in and out, which is exactly what its convention is (docs/conventions.md § Conventions).
 
 >>> import numpy as np
 >>> from numeric.spec import ModelSpec

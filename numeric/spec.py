@@ -5,7 +5,7 @@ A :class:`ModelSpec` holds the layer sizes ``n_0 .. n_L``, one activation per la
 have biases. Everything downstream (derivations, kernels, checks, reports) takes this object.
 
 It is NumPy-free and SymPy-free on purpose: parsing and validating a spec must be cheap and importable anywhere.
-The conventions are those of ``shared/DESIGN.md``: ``W^l`` is ``(n_l, n_{l-1})`` in the columns layout and
+The conventions are those of ``docs/conventions.md``: ``W^l`` is ``(n_l, n_{l-1})`` in the columns layout and
 ``(n_{l-1}, n_l)`` in the rows layout; ``b^l`` is ``(n_l, 1)`` or ``(1, n_l)``.
 
 >>> spec = ModelSpec.build([3, 30, 10, 3, 1], "sigmoid,sigmoid,relu,identity", "mse")
@@ -289,7 +289,7 @@ class ModelSpec:
         return [name for layer in self.layers for name in layer.param_names()]
 
     def param_shapes(self) -> dict[str, tuple[int, int]]:
-        """Shape of every parameter, per layout (DESIGN.md § Conventions)."""
+        """Shape of every parameter, per layout (docs/conventions.md § Conventions)."""
         return {name: shape for layer in self.layers for name, shape in layer.param_shapes(self.layout).items()}
 
     def x_shape(self, m: int) -> tuple[int, int]:

@@ -19,7 +19,7 @@ Every layer's forward is read from :mod:`derive.layers`. Public names are import
 
 from __future__ import annotations
 
-from typing import Any
+from numeric.lazy import lazy_exports
 
 _LAZY = {
     "BatchForms": "derive.backprop.batch",
@@ -35,13 +35,8 @@ _LAZY = {
     "OutputDelta": "derive.backprop.output_delta",
     "derive_output_delta": "derive.backprop.output_delta",
 }
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive.backprop' has no attribute {name!r}")

@@ -18,8 +18,7 @@ The public names below are imported on first use: ``import derive.claims`` loads
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from numeric.lazy import lazy_exports
 
 _LAZY = {
     "VERDICTS": "derive.claims.document",
@@ -32,26 +31,7 @@ _LAZY = {
     "context_from_directive": "derive.claims.semantics",
     "extract_equations": "derive.claims.extract",
 }
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive.claims' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
-
-__all__ = [
-    "VERDICTS",
-    "Context",
-    "Report",
-    "Row",
-    "check_equation",
-    "check_file",
-    "check_text",
-    "context_from_directive",
-    "extract_equations",
-]
+__all__ = sorted(_LAZY)

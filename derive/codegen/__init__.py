@@ -7,10 +7,9 @@ this package loads no SymPy: each name is imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __all__ = ["KernelPrinter", "derivation_hash", "generate_kernel_source", "kernel_name", "piece_source"]
+
+from numeric.lazy import lazy_exports
 
 _LAZY = {
     "KernelPrinter": "derive.codegen.printer",
@@ -19,9 +18,6 @@ _LAZY = {
     "kernel_name": "derive.codegen.kernel",
     "piece_source": "derive.codegen.elementwise",
 }
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive.codegen' has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """The stable, closed forms a generated kernel prints, each proven equal to the raw form it replaces.
 
-Lambdifying a raw derivative is not safe in floating point (DESIGN.md: d/dz of 1/(1+e^{-z}) is NaN at z = -1000,
-softplus overflows at z = 1000). A kernel prints instead, for each element-wise piece, a form this module proves
-equal to the derived one, as recorded :class:`~derive.core.steps.Derivation` steps:
+Lambdifying a raw derivative is not safe in floating point (docs/conventions.md: d/dz of 1/(1+e^{-z}) is NaN at
+z = -1000, softplus overflows at z = 1000). A kernel prints instead, for each element-wise piece, a form this module
+proves equal to the derived one, as recorded :class:`~derive.core.steps.Derivation` steps:
 
 * the forward activation in a form that cannot overflow: sigmoid as (1 + tanh(z/2))/2, softplus with masks on
   the sign of z (ELU and the ReLUs branch by definition);

@@ -12,8 +12,7 @@ The public names below are imported on first use: ``import derive.graph`` loads 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from numeric.lazy import lazy_exports
 
 _LAZY = {
     "StagedGraph": "derive.graph.staged",
@@ -23,16 +22,7 @@ _LAZY = {
     "ParsedExpression": "derive.graph.exprparse",
     "parse_expression": "derive.graph.exprparse",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive.graph' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["MatmulGate", "ParsedExpression", "StagedGraph", "build_graph", "derive_matmul_gate", "parse_expression"]

@@ -20,6 +20,8 @@
 Importing this package loads no SymPy: the names below are imported on first use.
 """
 
+from numeric.lazy import lazy_exports
+
 #: public name -> the module that defines it (imported on first use)
 _LAZY = {
     "HEADINGS": "derive.report.sections",
@@ -40,14 +42,7 @@ _LAZY = {
     "build_reports": "derive.report.build",
     "write_document": "derive.report.build",
 }
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive.report' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

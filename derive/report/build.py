@@ -29,6 +29,7 @@ from derive.report.body import render_safely
 from derive.report.data import Rendered
 from derive.report.documents import catalog_document, graph_chapter, model_document
 from derive.report.figures import FigureFile, compile_figures
+from numeric.blas import pin_blas
 from numeric.progress import Progress
 from numeric.spec import ModelSpec
 
@@ -67,9 +68,6 @@ def write_document(tex: str, pdf_path: str | os.PathLike, *, pdf: bool = True,
 
 
 def _render_worker(spec: ModelSpec, kwargs: dict) -> Rendered:
-    from numeric.blas import pin_blas_environment
-
-    pin_blas_environment(override=False)
     return render_safely(spec, kwargs)
 
 
@@ -126,8 +124,9 @@ class _Build:
         pending = []
         if jobs > 1 and len(self.specs) > 1:
             ctx = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(self.specs)),
-                                                        mp_context=ctx) as pool:
+            # each worker pins BLAS to one thread as it starts (docs/conventions.md § Measuring)
+            with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(self.specs)), mp_context=ctx,
+                                                        initializer=pin_blas) as pool:
                 futs = {pool.submit(_render_worker, s, kwargs): i for i, s in enumerate(self.specs)}
                 for fut in concurrent.futures.as_completed(futs):
                     self.gathered(futs[fut], fut.result())

@@ -34,9 +34,7 @@ PLOTS = "Plots"
 
 
 def why_missing(exc: BaseException) -> str:
-    """Why a source module gave nothing: a missing import, or the error it raised."""
-    if isinstance(exc, ImportError):
-        return f"not available yet ({exc})"
+    """Why a source gave nothing: the error it raised, in one line."""
     return f"{type(exc).__name__}: {exc}"
 
 

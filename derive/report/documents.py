@@ -97,11 +97,9 @@ def catalog_document(rendered: Sequence[Rendered], *, template: str | None = Non
 
 def graph_chapter() -> dict:
     """catalog_document's keyword arguments for the computational-graph chapter (or why it is missing)."""
-    try:
-        from derive.graph import tex as graph_tex
-    except ImportError as exc:
-        return {"graph_missing": f"derive.graph.tex is {why_missing(exc)}"}
-    title = getattr(graph_tex, "CHAPTER_TITLE", "Backprop through computational graphs")
+    from derive.graph import tex as graph_tex
+
+    title = graph_tex.CHAPTER_TITLE
     try:
         return {"graph_chapter": graph_tex.course_examples_chapter(), "graph_title": title}
     except Exception as exc:

@@ -9,11 +9,9 @@ that raises is recorded in :attr:`ReportData.missing` (and, unless it is merely 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from derive.core.steps import Derivation, Role
 from derive.report.data import DERIVATION, KERNEL, PLOTS, VERIFICATION, ReportData, why_missing
 from numeric.spec import ModelSpec
 
@@ -27,27 +25,13 @@ def gather(spec: ModelSpec, title: str, *, seed: int, use_cache: bool, say: Say)
     from derive.backprop.model_functions import model_function_derivations
 
     model = spec.name or spec.title
-    data = ReportData(spec, title, _with_roles(spec, model_function_derivations(spec)))
+    data = ReportData(spec, title, model_function_derivations(spec))
     for label, source in (("derivation", _derivation), ("kernel", _kernel), ("verification", _verification),
                           ("plots", _fd_plot)):
         say(f"{model}: {label}")
         source(data, seed=seed, use_cache=use_cache)
     _activation_curves(data)
     return data
-
-
-def _with_roles(spec: ModelSpec, functions: list[Derivation]) -> list[Derivation]:
-    """The model-function derivations with their roles (in order: each distinct activation, the cost, delta^L).
-
-    TODO(roles): remove when producers set roles (derive.functions.activations/costs, derive.backprop.output_delta).
-    """
-    acts = list(dict.fromkeys(spec.activations))
-    wanted = [(Role.ACTIVATION if act.entry.elementwise else Role.SOFTMAX, act.name) for act in acts]
-    wanted += [(Role.COST, spec.cost), (Role.OUTPUT_ERROR, (spec.output_activation.name, spec.cost))]
-    if len(wanted) != len(functions):
-        return functions
-    return [d if d.role is not Role.OTHER else dataclasses.replace(d, role=role, subject=subject)
-            for d, (role, subject) in zip(functions, wanted, strict=True)]
 
 
 def _derivation(data: ReportData, *, seed: int, use_cache: bool) -> None:
@@ -57,10 +41,6 @@ def _derivation(data: ReportData, *, seed: int, use_cache: bool) -> None:
         md = derive_model(data.spec, use_cache=use_cache)
         data.parts = list(md.parts)
         data.derivation_hash = md.hash()
-    except ImportError as exc:
-        data.missing[DERIVATION] = (
-            "BP1-BP4, the fixed-width check, the batch forms and the end-to-end check come from "
-            f"derive.backprop.model, which is {why_missing(exc)}")
     except Exception as exc:  # a crash is reported in the PDF and fails the run; it does not stop the report
         data.errors.append(f"derivation: {why_missing(exc)}")
         data.missing[DERIVATION] = f"derive_model failed: {why_missing(exc)}"
@@ -79,9 +59,8 @@ def _kernel(data: ReportData, *, seed: int, use_cache: bool) -> None:
             data.kernel_source = shipped.read_text(encoding="utf-8")
             data.kernel_origin = f"the shipped kernel numeric/kernels/{shipped.name}"
         else:
-            data.missing[KERNEL] = f"the kernel generator (derive.codegen.kernel) is {why_missing(exc)}"
-            if not isinstance(exc, ImportError):
-                data.errors.append(f"kernel: {why_missing(exc)}")
+            data.missing[KERNEL] = f"the kernel generator (derive.codegen.kernel) failed: {why_missing(exc)}"
+            data.errors.append(f"kernel: {why_missing(exc)}")
 
 
 def _verification(data: ReportData, *, seed: int, use_cache: bool) -> None:
@@ -91,8 +70,7 @@ def _verification(data: ReportData, *, seed: int, use_cache: bool) -> None:
         data.verification = verify_model(data.spec, seed=seed, use_cache=use_cache)
     except Exception as exc:
         data.missing[VERIFICATION] = f"derive.verification could not run: {why_missing(exc)}"
-        if not isinstance(exc, ImportError):
-            data.errors.append(f"verification: {why_missing(exc)}")
+        data.errors.append(f"verification: {why_missing(exc)}")
 
 
 def _fd_plot(data: ReportData, *, seed: int, use_cache: bool) -> None:
@@ -101,9 +79,8 @@ def _fd_plot(data: ReportData, *, seed: int, use_cache: bool) -> None:
 
         data.fd = fd_curve(data.spec, seed=seed)
     except Exception as exc:
-        data.missing[PLOTS] = f"the finite-difference error plot needs numeric.finite_diff: {why_missing(exc)}"
-        if not isinstance(exc, ImportError):
-            data.errors.append(f"finite-difference plot: {why_missing(exc)}")
+        data.missing[PLOTS] = f"the finite-difference error plot failed: {why_missing(exc)}"
+        data.errors.append(f"finite-difference plot: {why_missing(exc)}")
 
 
 def _activation_curves(data: ReportData) -> None:

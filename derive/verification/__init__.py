@@ -18,7 +18,7 @@ SymPy. No submodule is named like a function (``from derive import verify`` is t
 
 from __future__ import annotations
 
-from typing import Any
+from numeric.lazy import lazy_exports
 
 _LAZY = {
     "CHECKS": "derive.verification.api",
@@ -43,14 +43,7 @@ _LAZY = {
     "verify_kernel": "derive.verification.kernel_check",
     "torch_available": "derive.verification.torch_oracle",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'derive.verification' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)
