@@ -53,7 +53,7 @@ def test_fused_sigmoid_gate_gives_the_same_gradients(text):
     sig = fused.gates[-1]
     out = sp.Symbol(sig.name, real=True)
     assert sig.local_exprs == (out * (1 - out),)  # sigma (1 - sigma), from the forward value
-    assert fused.sigmoid_check.holds and fused.holds
+    assert fused.closed_form_checks["sigmoid"].holds and fused.holds
 
 
 def test_staged_example_adds_gradients_where_variables_branch():
@@ -246,3 +246,27 @@ def test_matrix_gate_claims_can_fail():
     assert not matmul.difference_check(L, Wm, dW.T, point).holds  # the transposed rule is wrong
     with pytest.raises(BadInput):
         derive_matmul_gate(0, 2, 2)
+
+
+@pytest.mark.parametrize("kind", sorted(gates.GATE_KINDS))
+def test_every_gate_kind_is_one_complete_entry(kind):
+    entry = gates.GATE_KINDS[kind]
+    assert entry.name == kind
+    assert entry.formula.free_symbols - {gates.c} == set((gates.u, gates.v)[:entry.arity])
+    constant = sp.Integer(2) if entry.has_constant else None
+    label = entry.label_tex(constant)
+    assert label and label.isascii()
+    rule = gates.local_rule(kind)
+    assert len(rule.derivatives) == entry.arity
+    if entry.closed_form is not None:
+        assert rule.check.holds and rule.closed_form == entry.closed_form.claim
+    assert (entry.kink is gates.Kink.NONE) == (entry.heaviside_at_zero is None)
+
+
+def test_fusions_and_kinks_come_from_the_entries():
+    assert gates.FUSIONS == tuple(k for k, e in gates.GATE_KINDS.items() if e.fuses is not None)
+    assert gates.Kink.TIE.at((1.0, 1.0), None) and not gates.Kink.TIE.at((1.0, 2.0), None)
+    assert gates.Kink.AT_CONSTANT.at((0.0,), sp.Integer(0)) and not gates.Kink.NONE.at((0.0,), sp.Integer(0))
+    tie = build_graph("max(x, y) + min(x, 0)", "x=0,y=0")
+    assert tie.kinks == ["g1", "g2"]
+    assert [g.local_values for g in tie.gates[:2]] == [(0.5, 0.5), (0.0,)]  # split at a tie, ReLU'(0) = 0

@@ -41,7 +41,7 @@ def test_a_branching_variable_is_drawn_once_per_use():
 @pytest.mark.parametrize(("expr", "at", "fuse"), GRAPHS)
 def test_layout_has_no_wire_through_a_gate_and_no_crowded_labels(expr, at, fuse):
     graph = build_graph(expr, at, fuse)
-    spots, edges, _ = gt._layout(graph)
+    spots, edges, _ = gt.circuit_layout(graph)
     col_w = gt.column_width(graph)
     positions = [(s.col, round(s.y, 6)) for s in spots]
     assert len(set(positions)) == len(positions)

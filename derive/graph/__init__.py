@@ -2,7 +2,8 @@
 every gradient checked against ``sympy.diff`` and finite differences.
 
 * :mod:`~derive.graph.exprparse`: the expression language (a safe tokenizer and parser, no ``eval``);
-* :mod:`~derive.graph.gates`: the gate kinds, their exact float evaluation and their SymPy-derived local rules;
+* :mod:`~derive.graph.gates`: the gate kinds (one :class:`GateKind` entry each), their exact float evaluation and
+  their SymPy-derived local rules;
 * :mod:`~derive.graph.staged`: the graph of gates, the forward and backward passes, the checks;
 * :mod:`~derive.graph.matmul`: the matrix gate D = W X, derived element by element;
 * :mod:`~derive.graph.tex`: the graph as a TikZ picture and a table for the report.
@@ -15,6 +16,9 @@ from __future__ import annotations
 from numeric.lazy import lazy_exports
 
 _LAZY = {
+    "GATE_KINDS": "derive.graph.gates",
+    "GateKind": "derive.graph.gates",
+    "Kink": "derive.graph.gates",
     "StagedGraph": "derive.graph.staged",
     "build_graph": "derive.graph.staged",
     "derive_matmul_gate": "derive.graph.matmul",
@@ -25,4 +29,5 @@ _LAZY = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-__all__ = ["MatmulGate", "ParsedExpression", "StagedGraph", "build_graph", "derive_matmul_gate", "parse_expression"]
+__all__ = ["GATE_KINDS", "GateKind", "Kink", "MatmulGate", "ParsedExpression", "StagedGraph", "build_graph",
+           "derive_matmul_gate", "parse_expression"]

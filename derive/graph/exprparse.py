@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from fractions import Fraction
 from typing import ClassVar
 
@@ -37,8 +38,8 @@ import sympy as sp
 
 from numeric.errors import BadInput
 
-__all__ = ["FUNCTIONS", "ExprSyntaxError", "ParsedExpression", "Token", "evaluate_tree", "parse_at", "parse_expression",
-           "sigmoid_tree", "tokenize"]
+__all__ = ["FUNCTIONS", "ExprSyntaxError", "ParsedExpression", "Token", "TokenKind", "evaluate_tree", "parse_at",
+           "parse_expression", "sigmoid_tree", "tokenize"]
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 60
@@ -46,9 +47,18 @@ MAX_DEPTH = 60
 MAX_CONSTANT_POWER_DIGITS = 400
 
 
+class TokenKind(str, Enum):
+    """What a token is (a ``str`` subclass, so a token kind still compares equal to its name)."""
+
+    NUM = "num"
+    NAME = "name"
+    OP = "op"
+    END = "end"
+
+
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "num", "name", "op", "end"
+    kind: TokenKind
     text: str
     pos: int  # 0-based column in the input
 
@@ -120,7 +130,7 @@ def tokenize(text: str) -> list[Token]:
                 raise ExprSyntaxError(f"number {m.group(0)} is out of range (|exponent| <= 300)", text, i)
             if len(m.group(0)) > 60:
                 raise ExprSyntaxError("number too long (at most 60 characters)", text, i)
-            tokens.append(Token("num", m.group(0), i))
+            tokens.append(Token(TokenKind.NUM, m.group(0), i))
             i = m.end()
             continue
         if not ch.isascii():
@@ -131,7 +141,7 @@ def tokenize(text: str) -> list[Token]:
             if m is None or ch == "_":
                 raise ExprSyntaxError(
                     "names start with a letter; EXPR is arithmetic, not Python code", text, i)
-            tokens.append(Token("name", m.group(0), i))
+            tokens.append(Token(TokenKind.NAME, m.group(0), i))
             i = m.end()
             continue
         op = next((o for o in _OPS if text.startswith(o, i)), None)
@@ -140,9 +150,9 @@ def tokenize(text: str) -> list[Token]:
             raise ExprSyntaxError(
                 f"unexpected character {what}: EXPR may use numbers, names, + - * / ^ ** ( ) , and the functions "
                 f"{_known()}", text, i)
-        tokens.append(Token("op", op, i))
+        tokens.append(Token(TokenKind.OP, op, i))
         i += len(op)
-    tokens.append(Token("end", "", len(text)))
+    tokens.append(Token(TokenKind.END, "", len(text)))
     return tokens
 
 
@@ -200,25 +210,26 @@ class _Parser:
         return ExprSyntaxError(message, self.text, (tok or self.tok).pos)
 
     def expect(self, op: str, why: str) -> Token:
-        if self.tok.kind == "op" and self.tok.text == op:
+        if self.tok.kind is TokenKind.OP and self.tok.text == op:
             self.i += 1
             return self.tokens[self.i - 1]
         raise self.error(f"expected '{op}' {why}, found {self._describe(self.tok)}")
 
     @staticmethod
     def _describe(tok: Token) -> str:
-        return "the end of the expression" if tok.kind == "end" else f"'{tok.text}'"
+        return "the end of the expression" if tok.kind is TokenKind.END else f"'{tok.text}'"
 
     # ----- grammar -------------------------------------------------------------------------------------------
     def parse(self) -> sp.Expr:
-        if self.tok.kind == "end":
+        if self.tok.kind is TokenKind.END:
             raise self.error("empty expression")
         tree = self.expression(0)
-        if self.tok.kind != "end":
+        if self.tok.kind is not TokenKind.END:
             tok = self.tok
             if tok.text == ")":
                 raise self.error("unmatched ')': no '(' is open here")
-            hint = " (write * for multiplication)" if tok.kind in ("num", "name") or tok.text == "(" else ""
+            juxtaposed = tok.kind in (TokenKind.NUM, TokenKind.NAME) or tok.text == "("
+            hint = " (write * for multiplication)" if juxtaposed else ""
             raise self.error(f"expected an operator or the end, found {self._describe(tok)}{hint}")
         return tree
 
@@ -227,7 +238,7 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise self.error(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
         left = self.prefix()
-        while self.tok.kind == "op" and self.tok.text in self._INFIX:
+        while self.tok.kind is TokenKind.OP and self.tok.text in self._INFIX:
             op = self.tok
             bp = self._INFIX[op.text]
             if bp < min_bp or (bp == min_bp and op.text not in ("^", "**")):
@@ -240,7 +251,7 @@ class _Parser:
 
     def prefix(self) -> sp.Expr:
         tok = self.tok
-        if tok.kind == "op" and tok.text in ("-", "+"):
+        if tok.kind is TokenKind.OP and tok.text in ("-", "+"):
             self.i += 1
             operand = self.expression(30)
             if tok.text == "+":
@@ -248,25 +259,25 @@ class _Parser:
             if operand.is_number:
                 return _check_constant(-operand, self.text, tok.pos)
             return sp.Mul(sp.Integer(-1), operand, evaluate=False)
-        if tok.kind == "num":
+        if tok.kind is TokenKind.NUM:
             self.i += 1
             frac = Fraction(tok.text)
             return sp.Rational(frac.numerator, frac.denominator)
-        if tok.kind == "op" and tok.text == "(":
+        if tok.kind is TokenKind.OP and tok.text == "(":
             self.i += 1
             inner = self.expression(0)
             self.expect(")", "to close the '(' opened at column " + str(tok.pos + 1))
             return inner
-        if tok.kind == "name":
+        if tok.kind is TokenKind.NAME:
             self.i += 1
-            if self.tok.kind == "op" and self.tok.text == "(":
+            if self.tok.kind is TokenKind.OP and self.tok.text == "(":
                 return self.call(tok)
             if tok.text in FUNCTIONS:
                 raise self.error(f"'{tok.text}' is a function: write {tok.text}(...)", tok)
             if tok.text not in self.symbols:
                 self.symbols[tok.text] = sp.Symbol(tok.text, real=True)
             return self.symbols[tok.text]
-        if tok.kind == "end":
+        if tok.kind is TokenKind.END:
             raise self.error("the expression ends too early: a number, name or '(' is missing")
         raise self.error(f"unexpected '{tok.text}': a number, name or '(' is expected here")
 
@@ -276,7 +287,7 @@ class _Parser:
         arity, build, _ = FUNCTIONS[name.text]
         open_paren = self.expect("(", "after a function name")
         args = [self.expression(0)]
-        while self.tok.kind == "op" and self.tok.text == ",":
+        while self.tok.kind is TokenKind.OP and self.tok.text == ",":
             self.i += 1
             args.append(self.expression(0))
         self.expect(")", f"to close {name.text}( opened at column {open_paren.pos + 1}")

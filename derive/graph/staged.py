@@ -39,7 +39,22 @@ import sympy as sp
 
 from derive.core.proof import Check
 from derive.graph.exprparse import ParsedExpression, parse_at, parse_expression
-from derive.graph.gates import GATE_KINDS, OUT, LocalRule, PointError, c, float_value, local_rule, sigmoid_float, u, v
+from derive.graph.gates import (
+    CLOSED_FORM_KINDS,
+    FUSIONS,
+    GATE_KINDS,
+    OUT,
+    DivisionByZero,
+    GateKind,
+    LocalRule,
+    PointError,
+    c,
+    float_value,
+    kind_of_node,
+    local_rule,
+    u,
+    v,
+)
 from numeric.errors import BadInput
 from numeric.metrics import block_relative_error
 
@@ -51,7 +66,6 @@ __all__ = [
 #: vs central finite differences.
 SYMPY_TOLERANCE = 1e-10
 FD_TOLERANCE = 1e-7
-FUSIONS = ("sigmoid",)
 
 # ----- The graph -----------------------------------------------------------------------------------------------
 @dataclass
@@ -83,9 +97,14 @@ class Gate:
     kink: bool = False
 
     @property
+    def entry(self) -> GateKind:
+        """The gate's kind: its formula, labels, kink and local rule (:data:`derive.graph.gates.GATE_KINDS`)."""
+        return GATE_KINDS[self.kind]
+
+    @property
     def formula(self) -> sp.Expr:
         """The gate's formula in the names of its inputs (``g1*z``)."""
-        _, f, _ = GATE_KINDS[self.kind]
+        f = self.entry.formula
         names = {s: sp.Symbol(n, real=True) for s, n in zip((u, v), self.inputs, strict=False)}
         if self.constant is not None:
             names[c] = self.constant
@@ -136,7 +155,7 @@ class StagedGraph:
     output_value: float
     output_reference: float
     gradients: list[VariableGradient]
-    sigmoid_check: Check | None = None
+    closed_form_checks: dict[str, Check] = field(default_factory=dict)  # per gate kind used with a closed form
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -176,12 +195,12 @@ class StagedGraph:
         return self.fd_error <= FD_TOLERANCE
 
     @property
-    def sigmoid_holds(self) -> bool:
-        return self.sigmoid_check is None or bool(self.sigmoid_check.holds)
+    def closed_forms_hold(self) -> bool:
+        return all(check.holds for check in self.closed_form_checks.values())
 
     @property
     def holds(self) -> bool:
-        return self.sympy_agrees and self.fd_agrees and self.sigmoid_holds
+        return self.sympy_agrees and self.fd_agrees and self.closed_forms_hold
 
     @property
     def kinks(self) -> list[str]:
@@ -207,7 +226,8 @@ class StagedGraph:
                                "agrees": self.sympy_agrees},
                 "finite_differences": {"block_relative_error": self.fd_error, "bound": FD_TOLERANCE,
                                        "agrees": self.fd_agrees, "method": "central, h = eps^(1/3) max(1, |x|)"},
-                "sigmoid_closed_form": None if self.sigmoid_check is None else self.sigmoid_check.to_dict(),
+                **{f"{k.name}_closed_form": None if k.name not in self.closed_form_checks
+                   else self.closed_form_checks[k.name].to_dict() for k in CLOSED_FORM_KINDS},
             },
             "kinks": self.kinks,
             "warnings": self.warnings,
@@ -216,54 +236,41 @@ class StagedGraph:
 
 
 # ----- Building the gates from the tree as written ------------------------------------------------------------
-def _sigmoid_argument(tree: sp.Expr) -> sp.Expr | None:
-    """u when ``tree`` is 1/(1+exp(-u)) (as written, in either order of the sum), else None."""
-    if not (isinstance(tree, sp.Pow) and tree.exp == -1 and isinstance(tree.base, sp.Add)):
-        return None
-    terms = tree.base.args
-    if len(terms) != 2 or sp.Integer(1) not in terms:
-        return None
-    other = terms[1] if terms[0] == 1 else terms[0]
-    if not isinstance(other, sp.exp):
-        return None
-    arg = other.args[0]
-    if isinstance(arg, sp.Mul) and len(arg.args) == 2 and sp.Integer(-1) in arg.args:
-        return arg.args[1] if arg.args[0] == -1 else arg.args[0]
-    return None
-
-
 def _classify(tree: sp.Expr, fuse: tuple[str, ...]) -> tuple[str, list[sp.Expr], sp.Expr | None]:
     """(gate kind, input sub-trees, constant) for one node of the tree."""
-    if "sigmoid" in fuse:
-        arg = _sigmoid_argument(tree)
+    for name in fuse:
+        arg = GATE_KINDS[name].fuses(tree)  # type: ignore[misc]
         if arg is not None:
-            return "sigmoid", [arg], None
+            return name, [arg], None
+    if isinstance(tree, sp.Pow):
+        return _classify_power(tree)
     args = list(tree.args)
     consts = [a for a in args if a.is_number]
     varying = [a for a in args if not a.is_number]
-    if isinstance(tree, (sp.Add, sp.Mul, sp.Max, sp.Min)):
-        base = {sp.Add: "add", sp.Mul: "multiply", sp.Max: "max", sp.Min: "min"}[tree.func]
-        if len(args) != 2:
-            raise BadInput(f"internal: expected two operands in {tree}")
-        if consts:
-            suffix = {"add": "add-constant", "multiply": "multiply-by-constant"}.get(base, f"{base}-constant")
-            return suffix, varying, consts[0]
-        return base, args, None
-    if isinstance(tree, sp.Pow):
-        base, exp = tree.args
-        if exp.is_number:
-            if exp == -1:
-                return "1/x", [base], None
-            if exp == sp.Rational(1, 2):
-                return "sqrt", [base], None
-            return "power-constant", [base], exp
-        if base.is_number:
-            return "constant-power", [exp], base
-        return "power", [base, exp], None
-    for kind, func in (("exp", sp.exp), ("log", sp.log), ("tanh", sp.tanh)):
-        if isinstance(tree, func):
-            return kind, args, None
-    raise BadInput(f"no gate for {tree.func.__name__}")
+    kind = kind_of_node(tree.func, False)
+    if kind is None:
+        raise BadInput(f"no gate for {tree.func.__name__}")
+    if GATE_KINDS[kind].arity == 1:
+        return kind, args, None
+    if len(args) != 2:
+        raise BadInput(f"internal: expected two operands in {tree}")
+    if consts:  # the same operation with a constant operand is its own kind (add-constant, max-constant, ...)
+        return kind_of_node(tree.func, True), varying, consts[0]  # type: ignore[return-value]
+    return kind, args, None
+
+
+def _classify_power(tree: sp.Pow) -> tuple[str, list[sp.Expr], sp.Expr | None]:
+    """The power gates: 1/x, sqrt, x^c, c^x and x^y (one SymPy class, told apart by which operand is constant)."""
+    base, exp = tree.args
+    if exp.is_number:
+        if exp == -1:
+            return "1/x", [base], None
+        if exp == sp.Rational(1, 2):
+            return "sqrt", [base], None
+        return "power-constant", [base], exp
+    if base.is_number:
+        return "constant-power", [exp], base
+    return "power", [base, exp], None
 
 
 class GraphBuilder:
@@ -302,39 +309,28 @@ class GraphBuilder:
 
     def add_gate(self, tree: sp.Expr, kind: str, names: tuple[str, ...], constant: sp.Expr | None) -> str:
         name = self.next_name()
+        entry = GATE_KINDS[kind]
         values = tuple(self.wires[n].value for n in names)
         local = {s: val for s, val in zip((u, v), values, strict=False)}
         if constant is not None:
             local[c] = constant  # exact: float_value evaluates the constant itself
-        _, formula, _ = GATE_KINDS[kind]
         rule = self.rules[kind] if kind in self.rules else local_rule(kind)
-        where = f"{_gate_phrase(kind)} {name} = {tree}"
+        where = f"the {kind} gate {name} = {tree}"
         inputs = ", ".join(f"{n} = {_fmt(val)}" for n, val in zip(names, values, strict=True))
         try:
-            out = sigmoid_float(values[0]) if kind == "sigmoid" else float_value(formula, local)
+            out = entry.evaluate(*values) if entry.evaluate is not None else float_value(entry.formula, local)
+        except DivisionByZero:
+            raise BadInput(f"division by zero at the point {self.point_text()}: {where} gets {inputs}") from None
         except PointError as err:
-            if str(err) == "division by zero":
-                raise BadInput(f"division by zero at the point {self.point_text()}: {where} gets {inputs}") \
-                    from None
             raise BadInput(f"{where} is undefined at the point {self.point_text()} ({err}; its inputs: {inputs})") \
                 from None
         try:
-            if rule.closed_form is not None:
-                local_values = tuple(float_value(rule.closed_form, {OUT: out}) for _ in rule.derivatives)
-            else:
-                local_values = tuple(float_value(d, local) for d in rule.derivatives)
+            local_values = _local_values(rule, local, out)
         except PointError as err:
             raise BadInput(f"{where} is not differentiable at the point {self.point_text()} (its local gradient "
                            f"{', '.join(map(str, rule.derivatives))}: {err}; its inputs: {inputs})") from None
-        shown = {s: sp.Symbol(n, real=True) for s, n in zip((u, v), names, strict=False)}
-        if constant is not None:
-            shown[c] = constant
-        if rule.closed_form is not None:
-            exprs = tuple(rule.closed_form.xreplace({OUT: sp.Symbol(name, real=True)}) for _ in rule.derivatives)
-        else:
-            exprs = tuple(d.xreplace(shown) for d in rule.derivatives)
-        kink = kind in ("max", "min") and values[0] == values[1]
-        kink = kink or (kind in ("max-constant", "min-constant") and values[0] == float(constant))
+        exprs = _local_exprs(rule, name, names, constant)
+        kink = entry.kink.at(values, constant)
         self.gates.append(Gate(name, kind, names, constant, values, out, exprs, local_values, kink=kink))
         self.wires[name] = Wire(name, tree, out, False)
         return name
@@ -350,8 +346,21 @@ class GraphBuilder:
                 wire.contributions.append((gate.name, slot, amount))
 
 
-def _gate_phrase(kind: str) -> str:
-    return "the 1/x gate" if kind == "1/x" else f"the {kind} gate"
+def _local_values(rule: LocalRule, local: dict[sp.Symbol, object], out: float) -> tuple[float, ...]:
+    """The local gradients at the gate's inputs (a closed form: from its forward value ``out``)."""
+    if rule.closed_form is not None:
+        return tuple(float_value(rule.closed_form, {OUT: out}) for _ in rule.derivatives)
+    return tuple(float_value(d, local) for d in rule.derivatives)  # type: ignore[arg-type]
+
+
+def _local_exprs(rule: LocalRule, name: str, names: tuple[str, ...], constant: sp.Expr | None) -> tuple[sp.Expr, ...]:
+    """The local gradients as printed: in the names of the gate's inputs (a closed form: of its output)."""
+    if rule.closed_form is not None:
+        return tuple(rule.closed_form.xreplace({OUT: sp.Symbol(name, real=True)}) for _ in rule.derivatives)
+    shown: dict[sp.Symbol, sp.Expr] = {s: sp.Symbol(n, real=True) for s, n in zip((u, v), names, strict=False)}
+    if constant is not None:
+        shown[c] = constant
+    return tuple(d.xreplace(shown) for d in rule.derivatives)
 
 
 def _fmt(x: float) -> str:
@@ -428,13 +437,14 @@ def build_graph(expression: str | ParsedExpression, at: Mapping[str, object] | s
         gradients.append(VariableGradient(
             s.name, wire.grad, [(g, a) for g, _, a in wire.contributions], derivative,
             _exact_value(derivative, exact), fd, interval))
-    sigmoid_check = local_rule("sigmoid").check if any(g.kind == "sigmoid" for g in gates) else None
+    used = {g.kind for g in gates}
+    checks = {k.name: local_rule(k.name).check for k in CLOSED_FORM_KINDS if k.name in used}
     if kink:
         warnings.append(f"kink: {', '.join(g.name for g in gates if g.kink)} has a tie at this point; a max/min of "
                         "two inputs splits the gradient 1/2 : 1/2 (SymPy's Heaviside(0) = 1/2), a max/min with a "
                         "constant passes 0 (ReLU'(0) = 0); both are subgradients")
     return StagedGraph(parsed, point, fuse, wires, gates, output, wires[output].value, reference, gradients,
-                       sigmoid_check, warnings)
+                       checks, warnings)  # type: ignore[arg-type]
 
 
 def relu_convention(expr: sp.Expr) -> sp.Expr:

@@ -30,11 +30,13 @@ import sympy as sp
 
 from derive.core.book import book_latex
 from derive.core.texbuild import escape_tex
+from derive.graph.gates import GATE_KINDS
 from derive.graph.matmul import MatmulGate, derive_matmul_gate
 from derive.graph.staged import FD_TOLERANCE, SYMPY_TOLERANCE, Gate, StagedGraph, build_graph
 
-__all__ = ["CHAPTER_TITLE", "breakable_tt", "circuit_tikz", "column_width", "course_examples_chapter",
-           "gate_table_latex", "gradients_latex", "graph_document", "graph_section", "matmul_latex"]
+__all__ = ["BEND", "CHAPTER_TITLE", "ROW_H", "Spot", "breakable_tt", "circuit_layout", "circuit_tikz", "column_width",
+           "course_examples_chapter", "gate_table_latex", "gradients_latex", "graph_document", "graph_section",
+           "matmul_latex"]
 
 CHAPTER_TITLE = "Backprop through computational graphs"
 FORWARD_COLOR = "green!45!black"
@@ -73,31 +75,9 @@ def _sym(name: str) -> str:
     return book_latex(sp.Symbol(name, real=True))
 
 
-_GATE_LABELS = {
-    "add": "$+$", "multiply": "$\\times$", "max": "max", "min": "min", "exp": "exp", "log": "ln", "tanh": "tanh",
-    "1/x": "$1/x$", "sqrt": "$\\sqrt{\\cdot}$", "power": "$x^y$", "sigmoid": "$\\sigma$",
-}
-
-
-def _gate_label(gate: Gate) -> str:
-    """The text inside a gate's circle: the operation, with its constant if it has one."""
-    if gate.constant is None:
-        return _GATE_LABELS[gate.kind]
-    const = book_latex(gate.constant)
-    if gate.kind == "add-constant":
-        return f"${'-' if gate.constant < 0 else '+'}{book_latex(abs(gate.constant))}$"
-    if gate.kind == "multiply-by-constant":
-        return f"$\\times{'{' + const + '}' if gate.constant < 0 else const}$"  # x-1 as in the course notes
-    if gate.kind == "power-constant":
-        return f"$x^{{{const}}}$"
-    if gate.kind == "constant-power":
-        return f"${const}^x$"
-    return f"$\\{gate.kind.split('-')[0]}_{{{const}}}$"  # max-constant, min-constant: max_0 is max(., 0)
-
-
 # ----- Layout -------------------------------------------------------------------------------------------------
 @dataclass
-class _Spot:
+class Spot:
     """A drawn node: a gate (circle) or one use of a variable (text on the left)."""
 
     key: str
@@ -107,22 +87,22 @@ class _Spot:
     wire: str = ""  # the wire this node puts out (variable name or gate name)
 
 
-def _layout(graph: StagedGraph) -> tuple[list[_Spot], list[tuple[_Spot, _Spot, int]], _Spot]:
+def circuit_layout(graph: StagedGraph) -> tuple[list[Spot], list[tuple[Spot, Spot, int]], Spot]:
     """Nodes with (column, y) and edges (child, parent, input slot); returns also the output gate's node."""
     gates = {g.name: g for g in graph.gates}
-    spots: list[_Spot] = []
-    edges: list[tuple[_Spot, _Spot, int]] = []
+    spots: list[Spot] = []
+    edges: list[tuple[Spot, Spot, int]] = []
     next_row = [0]
 
-    def place(wire: str) -> _Spot:
+    def place(wire: str) -> Spot:
         if wire not in gates:  # a variable: a fresh leaf row for every use
-            spot = _Spot(f"v{len(spots)}", 0, -next_row[0] * ROW_H, wire=wire)
+            spot = Spot(f"v{len(spots)}", 0, -next_row[0] * ROW_H, wire=wire)
             next_row[0] += 1
             spots.append(spot)
             return spot
         gate = gates[wire]
         children = [place(w) for w in gate.inputs]
-        spot = _Spot(f"n{len(spots)}", 1 + max(ch.col for ch in children),
+        spot = Spot(f"n{len(spots)}", 1 + max(ch.col for ch in children),
                      sum(ch.y for ch in children) / len(children), gate, wire)
         spots.append(spot)
         edges.extend((ch, spot, slot) for slot, ch in enumerate(children))
@@ -146,7 +126,7 @@ def column_width(graph: StagedGraph) -> float:
 
 def circuit_tikz(graph: StagedGraph) -> str:
     """The circuit as a ``tikzpicture``: forward values above the wires (green), gradients below (red)."""
-    spots, edges, root = _layout(graph)
+    spots, edges, root = circuit_layout(graph)
     wires = graph.wires
     col_w = column_width(graph)
     lines = [
@@ -164,7 +144,7 @@ def circuit_tikz(graph: StagedGraph) -> str:
         if s.gate is None:
             lines.append(f"\\node[leaf] ({s.key}) at ({x:.3f},{s.y:.3f}) {{${_sym(s.wire)}$}};")
         else:
-            label = _gate_label(s.gate)
+            label = s.gate.entry.label_tex(s.gate.constant)
             small = "[font=\\scriptsize]" if s.gate.constant is not None else ""
             lines.append(f"\\node[gate]{small} ({s.key}) at ({x:.3f},{s.y:.3f}) {{{label}}};")
     for child, parent, slot in edges:
@@ -179,7 +159,7 @@ def circuit_tikz(graph: StagedGraph) -> str:
     return "\n".join(lines)
 
 
-def _wire(child: _Spot, parent: _Spot, value: float, grad: float, col_w: float) -> str:
+def _wire(child: Spot, parent: Spot, value: float, grad: float, col_w: float) -> str:
     labels = f"node[midway,fwd] {{${_num(value)}$}} node[midway,grad] {{${_num(grad)}$}}"
     if abs(child.y - parent.y) < 1e-9:
         return f"\\draw[->,thick] ({child.key}) -- {labels} ({parent.key});"
@@ -231,10 +211,8 @@ def gradients_latex(graph: StagedGraph) -> str:
                     f"& {fd} \\\\")
     verdict = "all agree" if graph.holds else "\\textbf{a check disagrees}"
     notes = []
-    if graph.sigmoid_check is not None:
-        notes.append("The fused sigmoid gate uses $\\sigma' = \\sigma(1-\\sigma)$ from its forward value; that form "
-                     "was checked against the derivative of $1/(1+e^{-u})$: "
-                     f"{escape_tex(graph.sigmoid_check.short())}.")
+    for kind, check in graph.closed_form_checks.items():
+        notes.append(f"{GATE_KINDS[kind].closed_form.tex}: {escape_tex(check.short())}.")  # type: ignore[union-attr]
     for w in graph.warnings:
         notes.append(escape_tex(w) + ".")
     return "\n".join([
@@ -261,7 +239,7 @@ def _point_latex(graph: StagedGraph) -> str:
 
 def graph_section(graph: StagedGraph) -> str:
     """Circuit, gate table and final gradients for one graph (body text, no headings)."""
-    fused = " (sigmoid fused into one gate)" if "sigmoid" in graph.fuse else ""
+    fused = f" ({', '.join(graph.fuse)} fused into one gate)" if graph.fuse else ""
     formula = book_latex(graph.parsed.expr)
     formula = f"f = {formula}" if len(formula) <= MAX_FORMULA_CHARS else "f"  # too long to read when scaled
     return "\n\n".join([

@@ -8,7 +8,8 @@ import sys
 from derive.cli.args import add_json_argument
 from derive.core.files import write_json
 from derive.core.texbuild import TexError, compile_pdf
-from derive.graph.staged import FD_TOLERANCE, FUSIONS, SYMPY_TOLERANCE, StagedGraph, build_graph
+from derive.graph.gates import FUSIONS, GATE_KINDS
+from derive.graph.staged import FD_TOLERANCE, SYMPY_TOLERANCE, StagedGraph, build_graph
 from numeric.errors import BadInput
 
 ORDER = 60
@@ -102,9 +103,8 @@ def graph_text(graph: StagedGraph) -> str:
                  f"{ok[graph.sympy_agrees]}")
     lines.append(f"check vs finite differences: block-relative error {graph.fd_error:.2e} "
                  f"(bound {FD_TOLERANCE:.0e}) {ok[graph.fd_agrees]}")
-    if graph.sigmoid_check is not None:
-        lines.append(f"sigmoid gate: sigma' = sigma*(1 - sigma) checked against d/du 1/(1+exp(-u)): "
-                     f"{graph.sigmoid_check.short()}")
+    for kind, check in graph.closed_form_checks.items():
+        lines.append(f"{kind} gate: {GATE_KINDS[kind].closed_form.text}: {check.short()}")  # type: ignore[union-attr]
     lines.append("all checks agree" if graph.holds else "NOT all checks agree")
     return "\n".join(lines)
 
