@@ -2,6 +2,6 @@
 
 import sys
 
-from derive.cli.main import main
+from derive.cli.app import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""The model spec: one object that describes a fully connected network and its conventions.
+"""The model spec: one object that describes a network (a sequence of layers) and its conventions.
 
 A :class:`ModelSpec` holds the layer sizes ``n_0 .. n_L``, one activation per layer, the cost, the batch reduction
 (``mean`` or ``sum``), the layout (samples as ``columns`` of X, the default, or as ``rows``) and whether the layers

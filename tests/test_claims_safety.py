@@ -11,7 +11,7 @@ import derive.claims.l2s as l2s_adapter
 from derive.claims import check_text
 from derive.claims.extract import MAX_BYTES
 from derive.claims.runner import Runner
-from derive.cli.main import main
+from derive.cli.app import main
 
 MARK = "qzbpvmark"
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from derive.cli.main import main
+from derive.cli.app import main
 
 
 def run(*args):

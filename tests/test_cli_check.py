@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from derive.claims.runner import close_shared
-from derive.cli.main import main
+from derive.cli.app import main
 
 DATA = Path(__file__).parent / "data" / "claims"
 

@@ -6,7 +6,7 @@ import pytest
 
 import derive.backprop.general_rule as gr
 from derive.backprop.general_rule import L, dC, j
-from derive.cli.main import main
+from derive.cli.app import main
 from derive.core.symbols import a
 
 NET = ["--net", "2-3-2", "--act", "sigmoid", "--cost", "quadratic", "--quiet"]

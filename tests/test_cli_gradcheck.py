@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.cli.main import main
+from derive.cli.app import main
 
 DATA = Path(__file__).parent / "data"
 

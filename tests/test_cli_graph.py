@@ -8,7 +8,7 @@ import time
 import pytest
 
 import derive.graph.gates as gates
-from derive.cli.main import build_parser, main
+from derive.cli.app import build_parser, main
 from derive.core.texbuild import tex_available
 
 NEURON = ["1/(1+exp(-(w0*x0+w1*x1+w2)))", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"]

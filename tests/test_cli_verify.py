@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from derive.cli.main import main
+from derive.cli.app import main
 from derive.codegen import kernel as codegen
 from derive.verification.schema import SCHEMA_VERSION, load_schema, schema_errors
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive.cli.main import main
+from derive.cli.app import main
 from derive.codegen import kernel as codegen
 from derive.codegen.kernel import generate_kernel_source
 from derive.verification.kernel_check import kernel_instance, load_kernel, verify_kernel

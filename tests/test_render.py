@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from derive.cli.main import main
+from derive.cli.app import main
 from derive.core.render import derivation_latex, derivation_text
 from derive.core.texbuild import compile_pdf
 from derive.functions.activations import derive_activation

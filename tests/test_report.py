@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import derive.report as report
-from derive.cli.main import main
+from derive.cli.app import main
 from derive.report.plots import activation_curve, activation_plot_tex, fd_error_plot_tex
 from numeric.spec import ActSpec, ModelSpec
 

@@ -1,5 +1,5 @@
-"""The ``bpv`` command line (:mod:`derive.cli.main`) and its subcommands (:mod:`derive.cli.commands`)."""
+"""The ``bpv`` command line (:mod:`derive.cli.app`) and its subcommands (:mod:`derive.cli.commands`)."""
 
-from derive.cli.main import main
+from derive.cli.app import main
 
 __all__ = ["main"]

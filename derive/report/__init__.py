@@ -30,7 +30,6 @@ _LAZY = {
     "body_tex": "derive.report.sections",
     "ReportData": "derive.report.data",
     "Rendered": "derive.report.data",
-    "gather": "derive.report.gather",
     "render_model": "derive.report.body",
     "FigureFile": "derive.report.figures",
     "compile_figures": "derive.report.figures",

@@ -1,1 +1,1 @@
-"""One module per ``bpv`` subcommand (discovered by :mod:`derive.cli.main`)."""
+"""One module per ``bpv`` subcommand (discovered by :mod:`derive.cli.app`)."""
