@@ -213,10 +213,11 @@ def gradients(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> dic
     out = spec.layers[-1]
     delta = spec.cost_entry.output_delta(out.activation, zs[-1], activations[-1], c.y, out.act.param)  # BP1
     grads: dict[str, Array] = {}
-    g, grads_l = out.backward_from_delta(c.params[-1], delta, caches[-1])  # BP3, BP4
+    g, grads_l = out.backward_from_delta(c.params[-1], delta, caches[-1], input_gradient=spec.L > 1)  # BP3, BP4
     grads.update(grads_l)
     for layer, p, cache in zip(spec.layers[-2::-1], c.params[-2::-1], caches[-2::-1], strict=True):
-        g, grads_l = layer.backward(p, g, cache)  # BP2 inside: delta^l = ((W^{l+1})^T delta^{l+1}) * f'(z^l)
+        # BP2 inside: delta^l = ((W^{l+1})^T delta^{l+1}) * f'(z^l); no dC/dx for the input layer
+        g, grads_l = layer.backward(p, g, cache, input_gradient=layer.index > 1)
         grads.update(grads_l)
     # the 1/m of a mean is applied once, to the sums over the batch
     back = spec.layout.from_columns

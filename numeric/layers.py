@@ -56,7 +56,8 @@ class Layer(Protocol):
 
     def forward(self, p: Mapping[str, Array], x: Array) -> tuple[Array, Any]: ...
 
-    def backward(self, p: Mapping[str, Array], dout: Array, cache: Any) -> tuple[Array, dict[str, Array]]: ...
+    def backward(self, p: Mapping[str, Array], dout: Array, cache: Any, *, input_gradient: bool = True
+                 ) -> tuple[Array | None, dict[str, Array]]: ...
 
 
 @dataclass(frozen=True)
@@ -119,16 +120,20 @@ class Dense:
         _, z, a = cache
         return self.activation.backward(z, a, dout, self.act.param)
 
-    def backward(self, p: Mapping[str, Array], dout: Array, cache: tuple[Array, Array, Array]
-                 ) -> tuple[Array, dict[str, Array]]:
-        return self.backward_from_delta(p, self.delta(dout, cache), cache)
+    def backward(self, p: Mapping[str, Array], dout: Array, cache: tuple[Array, Array, Array], *,
+                 input_gradient: bool = True) -> tuple[Array | None, dict[str, Array]]:
+        return self.backward_from_delta(p, self.delta(dout, cache), cache, input_gradient=input_gradient)
 
-    def backward_from_delta(self, p: Mapping[str, Array], delta: Array, cache: tuple[Array, Array, Array]
-                            ) -> tuple[Array, dict[str, Array]]:
+    def backward_from_delta(self, p: Mapping[str, Array], delta: Array, cache: tuple[Array, Array, Array], *,
+                            input_gradient: bool = True) -> tuple[Array | None, dict[str, Array]]:
         """BP3 dC/db^l = sum_x delta^l_x, BP4 dC/dW^l = delta^l (a^{l-1})^T (summed over the batch: the caller
-        scales once for a mean), and dC/da^{l-1} = (W^l)^T delta^l (a plain transpose, never a conjugate)."""
+        scales once for a mean), and dC/da^{l-1} = (W^l)^T delta^l (a plain transpose, never a conjugate).
+
+        ``input_gradient=False`` skips dC/da^{l-1} (None): the first layer's input is data, and that product is as
+        costly as the layer's weight gradient.
+        """
         x = cache[0]
         grads = {self.W: delta @ x.T}
         if self.bias:
             grads[self.b] = np.sum(delta, axis=-1, keepdims=True)
-        return p[self.W].T @ delta, grads
+        return (p[self.W].T @ delta if input_gradient else None), grads
