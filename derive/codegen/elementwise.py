@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
+from sympy.core.sympify import _sympify
 from sympy.printing.precedence import PRECEDENCE
 
 from derive.codegen.printer import scalar_code, scalar_operand
@@ -76,7 +77,8 @@ def _blend(z: sp.Symbol, pos_expr: sp.Expr, neg_expr: sp.Expr) -> list[str]:
 
 def _masked(piece: Piece, e: sp.Expr, mask: str, target: str = "e") -> list[str]:
     """``out[mask] = e`` with the arrays restricted to the mask; a repeated subexpression computed once."""
-    e = sp.sympify(e).xreplace({s: sp.Symbol(f"{s}[{mask}]") for s in piece.args})
+    e = _sympify(e).xreplace(  # strict: a piece branch may be a plain int (0); never text
+        {s: sp.Symbol(f"{s}[{mask}]") for s in piece.args})
     temps, (reduced,) = sp.cse(e, symbols=sp.numbered_symbols(f"{target}_"))
     lines = [f"    {t} = {scalar_code(v)}" for t, v in temps]
     return [*lines, f"    out[{mask}] = {scalar_code(reduced)}"]
