@@ -1,8 +1,10 @@
 """The hand-written reference backprop: forward pass, loss and gradients for any :class:`ModelSpec`.
 
 This is bpv's independent witness, written by hand from the maths (BP1-BP4, vectorised over the batch, with
-Nielsen's names ``zs``, ``activations``, ``delta``, ``nabla_w``, ``nabla_b``). It shares no code with the generated
-kernels in :mod:`numeric.kernels` and does not import SymPy or :mod:`derive`.
+Nielsen's names ``zs``, ``activations``, ``delta``): a forward pass through every layer of ``spec.layers``
+(:mod:`numeric.layers`), BP1 from the cost's registry entry, then each layer's backward. The activations and costs
+are the NumPy entries of :mod:`numeric.functions`. It shares no code with the generated kernels in
+:mod:`numeric.kernels` (printed from the SymPy derivation) and does not import SymPy or :mod:`derive`.
 
 What it is:
 

@@ -84,8 +84,8 @@ class Layout(str, enum.Enum):
         """An array of this layout in the columns working layout (a view, no copy)."""
         return array if self.columns else array.T
 
-    def from_columns(self, array: Any) -> Any:
-        return array if self.columns else array.T
+    #: back from the columns working layout: the same transpose (it is its own inverse)
+    from_columns = to_columns
 
     @property
     def sample_axis(self) -> int:

@@ -4,7 +4,8 @@ import pytest
 import sympy as sp
 
 from derive.core.steps import Derivation
-from derive.functions.activations import DEFINITIONS, derive_activation, derive_softmax, zs
+from derive.functions.activations import derive_activation, derive_softmax, zs
+from derive.functions.registry import ACTIVATIONS as SYM_ACTIVATIONS
 from numeric.spec import ACTIVATIONS, ActSpec
 
 ELEMENTWISE = [a for a in ACTIVATIONS if a != "softmax"]
@@ -22,7 +23,8 @@ def test_every_step_holds(name):
 def test_derivative_is_sympy_diff_of_the_definition_not_typed_in(name):
     act = ActSpec.parse(name)
     result = derive_activation(act)
-    definition = DEFINITIONS[name](zs, sp.Symbol("alpha", positive=True) if act.param is not None else None)
+    alpha = sp.Symbol("alpha", positive=True) if act.param is not None else None
+    definition = SYM_ACTIVATIONS[name].definition(zs, alpha)
     assert result.fprime_raw == sp.diff(definition, zs)
 
 

@@ -2,10 +2,11 @@
 
 For an element-wise activation f the derivation is:
 
-1. **definition** f(z) (``DEFINITIONS`` below: the only place an activation is written down);
+1. **definition** f(z) (the entry of :data:`derive.functions.registry.ACTIVATIONS`: the only place an activation is
+   written down);
 2. **derived** f'(z) = ``sympy.diff`` of the definition, cross-checked against a 60-digit numerical derivative;
-3. for ReLU only, the **convention** ReLU'(0) = 0: SymPy's ``Heaviside(z)`` (H(0) = 1/2) is rewritten once, here,
-   to ``Heaviside(z, 0)`` and checked equal to the raw derivative away from the kink;
+3. where the derivative has a step (ReLU), the **convention** f'(0) = 0: SymPy's ``Heaviside(z)`` (H(0) = 1/2) is
+   rewritten once, here, to ``Heaviside(z, 0)`` and checked equal to the raw derivative away from the kink;
 4. a **claim**: the textbook closed form (σ' = σ(1 − σ), tanh' = 1 − tanh², ...), typed in as a claim only and
    compared against the derived f'.
 
@@ -15,7 +16,6 @@ form for every width, and compared with the claim ∂s_i/∂z_j = s_i(1{i=j} −
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -27,7 +27,6 @@ from derive.functions.registry import ACTIVATIONS, alpha, sigma_f
 from numeric.spec import ActSpec
 
 __all__ = [
-    "DEFINITIONS",
     "ActivationResult",
     "SoftmaxResult",
     "alpha",
@@ -38,12 +37,6 @@ __all__ = [
 ]
 
 zs = sp.Symbol("z", real=True)
-
-#: f(z, alpha) of every element-wise activation: a view of the registry (derive.functions.registry), not a table
-DEFINITIONS: dict[str, Callable[[sp.Expr, sp.Expr | None], sp.Expr]] = {
-    name: entry.definition for name, entry in ACTIVATIONS.items() if entry.definition is not None
-}
-
 
 @dataclass
 class ActivationResult:

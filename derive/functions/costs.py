@@ -11,7 +11,6 @@ The batch reduction (mean or sum over samples) belongs to the batch forms of the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -23,7 +22,7 @@ from derive.core.symbols import a, y
 from derive.functions.activations import first_branch
 from derive.functions.registry import COSTS, SymCost
 
-__all__ = ["DEFINITIONS", "CostResult", "L", "derive_cost", "n_out", "unit_j"]
+__all__ = ["CostResult", "L", "derive_cost", "n_out", "unit_j"]
 
 L = sp.Symbol("L", integer=True, positive=True)
 n_out = sp.Symbol("n", integer=True, positive=True)
@@ -33,13 +32,6 @@ C_x = sp.Symbol("C_x")
 
 #: a in (0, 1) and y in [0, 1] where logs appear; other costs take any real values
 _PROB_DOMAIN = {"a": (0.05, 0.95), "y": (0.0, 1.0)}
-
-#: views of the registry (derive.functions.registry), not tables: the per-unit term and the textbook dC/da
-DEFINITIONS: dict[str, Callable] = {name: (lambda e: lambda ak, yk: e.term(ak, yk, n_out))(entry)
-                                    for name, entry in COSTS.items()}
-DERIVATIVE_CLAIMS: dict[str, Callable] = {name: (lambda e: lambda aj, yj: e.derivative_claim(aj, yj, n_out))(entry)
-                                          for name, entry in COSTS.items()}
-
 
 @dataclass
 class CostResult:
