@@ -1,14 +1,18 @@
-"""Benchmark of ``bpv derive``: cold and warm time per catalog model, and the end-to-end check's cost per parameter.
+"""Benchmark of ``bpv derive``: start-up, cold and warm time per catalog model, time per layer against depth, and
+the end-to-end check's cost per parameter.
 
+* start-up: ``bpv --help`` in a fresh process (best of 5);
 * cold: ``bpv derive MODEL --no-cache --quiet`` in a fresh process (imports included), wall time;
 * warm: ``bpv derive MODEL --quiet`` again, reading the on-disk cache (a temporary $BPV_CACHE_DIR);
 * per part: the timings the cold run reports in its JSON;
+* depth: cold ``bpv derive --net 2-2-...-2-1`` (2-wide, depth L = 2..16), total and per layer, per part;
 * end to end: ``sympy.diff`` of the composed cost per parameter, for growing models (one process, after a warm-up).
 
-Targets (issue 3): cold <= 10 s per model, <= 2 s for ``regression``. BLAS is pinned to one thread through the
-thread variables (:func:`numeric.blas.pin_blas_environment`), set before NumPy is imported (docs/conventions.md
-§ Measuring); SymPy work is single-threaded.
-Run: ``python benchmarks/bench_derive.py [MODEL ...]``.
+Targets (issue 19): cold <= 3 s per catalog model, a 13-layer 2-wide net <= 30 s, ``bpv --help`` <= 0.3 s. BLAS is
+pinned to one thread through the thread variables (:func:`numeric.blas.pin_blas_environment`), set before NumPy is
+imported (docs/conventions.md § Measuring); SymPy work is single-threaded. The machine is shared: compare rows of
+one run, not runs.
+Run: ``python benchmarks/bench_derive.py [MODEL ...] [--depths 2,4,8,13,16] [--skip-e2e]``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,33 @@ def _run(args: list[str], env: dict) -> tuple[float, int]:
     return time.perf_counter() - t0, proc.returncode
 
 
+def _timings(path: Path) -> dict[str, float]:
+    try:
+        return json.loads(path.read_text())["models"][0]["timings_s"]
+    except (OSError, KeyError, IndexError, ValueError):
+        return {}
+
+
+def startup_time() -> None:
+    env = dict(os.environ)
+    best = min(_run(["--help"], env)[0] for _ in range(5))
+    print(f"start-up: `bpv --help` best of 5: {best:.3f} s (target 0.3 s)\n")
+
+
+def depth_times(depths: list[int]) -> None:
+    """Cold derivations of 2-wide nets of growing depth: is the time linear in depth?"""
+    print("\ncold `bpv derive --net 2-...-2-1` (2-wide, L layers; fresh process, empty cache)")
+    print(f"{'L':>3s} {'total s':>8s} {'s/layer':>8s} {'exit':>4s}  per part (s)")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "BPV_CACHE_DIR": tmp}
+        for depth in depths:
+            net = "-".join(["2"] * depth + ["1"])
+            out = Path(tmp) / f"depth{depth}.json"
+            total, code = _run(["derive", "--net", net, "--no-cache", "--quiet", "--json", str(out)], env)
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in _timings(out).items()) or "(no timings)"
+            print(f"{depth:3d} {total:8.1f} {total / depth:8.2f} {code:4d}  {parts}", flush=True)
+
+
 def derive_times(models: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BPV_CACHE_DIR": tmp}
@@ -45,12 +76,7 @@ def derive_times(models: list[str]) -> None:
             out = Path(tmp) / f"{name}.json"
             cold, code = _run(["derive", name, "--no-cache", "--quiet", "--json", str(out)], env)
             warm, _ = _run(["derive", name, "--quiet"], env)
-            parts = ""
-            try:
-                timings = json.loads(out.read_text())["models"][0]["timings_s"]
-                parts = ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
-            except (OSError, KeyError, IndexError, ValueError):
-                parts = "(no timings)"
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in _timings(out).items()) or "(no timings)"
             row = f"{name:20s} {spec.net:14s} {spec.n_params:7d} {cold:7.1f} {warm:7.1f} {code:4d}"
             print(f"{row}  {parts}", flush=True)
 
@@ -81,11 +107,20 @@ def end_to_end_cost() -> None:
 
 
 def main() -> None:
+    import argparse
+
     from numeric.catalog import CATALOG
 
-    models = sys.argv[1:] or list(CATALOG)
-    derive_times(models)
-    end_to_end_cost()
+    parser = argparse.ArgumentParser(description="benchmark bpv derive")
+    parser.add_argument("models", nargs="*", help="catalog models (default: all)")
+    parser.add_argument("--depths", default=",".join(map(str, range(2, 17))), help="depths of the 2-wide nets")
+    parser.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end cost per parameter")
+    args = parser.parse_args()
+    startup_time()
+    derive_times(args.models or list(CATALOG))
+    depth_times([int(d) for d in args.depths.split(",") if d])
+    if not args.skip_e2e:
+        end_to_end_cost()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """numeric: the NumPy-only base of bpv.
 
 The model spec and catalog, the function registries and layers, random instances, the hand-written backprop,
-finite differences, the gradient checker (:func:`gradcheck`, in :mod:`numeric.checker`), and the generated kernels
+finite differences, the gradient checker (:func:`gradcheck`, in :mod:`numeric.checker`; layer-level
+:func:`check_layer` and :func:`check_loss`; :mod:`numeric.adapters` for the shapes real code has),
+and the generated kernels
 (``numeric.kernels``). Nothing here imports SymPy or ``derive``.
 
 Every public name is imported on first use, so ``import numeric.blas`` loads no NumPy: a benchmark can pin BLAS
@@ -23,6 +25,10 @@ _LAZY = {
     "Row": "numeric.check_result",
     "Verdict": "numeric.check_result",
     "gradcheck": "numeric.checker",
+    "LayerProblem": "numeric.layer_check",
+    "LossProblem": "numeric.layer_check",
+    "check_layer": "numeric.layer_check",
+    "check_loss": "numeric.layer_check",
     "init_params": "numeric.instances",
     "random_batch": "numeric.instances",
     "to_one_hot": "numeric.instances",
@@ -48,11 +54,15 @@ __all__ = [
     "ActSpec",
     "BadInput",
     "GradcheckResult",
+    "LayerProblem",
     "Layout",
+    "LossProblem",
     "ModelSpec",
     "Row",
     "SpecError",
     "Verdict",
+    "check_layer",
+    "check_loss",
     "get_model",
     "gradcheck",
     "init_params",

@@ -12,9 +12,13 @@ How it decides (see :mod:`numeric.finite_diff` for the numbers):
   passes at float32 accuracy; kinks as :mod:`numeric.elementwise` judges them;
 * the complex step, when the loss is analytic, is used as the reference for the reported error; if it disagrees with
   central differences the loss is not analytic (np.abs, np.maximum on complex data) and a note says so;
-* ``mode="full"`` checks every element (vectorised when the loss has a ``perturbed`` method, as
-  :class:`numeric.backprop.SpecLoss` does); ``mode="fast"`` checks ``k`` signed random directions over all blocks,
-  then ``k`` per block, and localises a failure to the blocks responsible (:mod:`numeric.probes`);
+* ``mode="auto"`` (the default) checks every element of blocks up to 5,000 elements and a stratified sample plus
+  signed probes of larger ones; ``mode="full"`` checks every element (vectorised when the loss has a ``perturbed``
+  method, as :class:`numeric.backprop.SpecLoss` does) (:mod:`numeric.blockwise`); ``mode="fast"`` checks ``k``
+  signed random directions over all blocks, then ``k`` per block, and localises a failure to the blocks
+  responsible (:mod:`numeric.probes`);
+* ``loss`` and ``grad`` are watched (:mod:`numeric.guard`): a call that changes ``params`` in place or calls
+  ``sys.exit`` is bad input, never a verdict;
 * missing or extra keys, wrong shapes or dtypes, NaN/inf, and a ``grad`` that raises give a ``wrong`` row with an
   explanation, never an exception. A ``loss`` that cannot be evaluated at ``params`` is bad input
   (:class:`numeric.errors.BadInput`): without it nothing can be checked.
@@ -36,22 +40,26 @@ from typing import Any
 
 import numpy as np
 
+from numeric.blockwise import BlockOptions, check_blocks
 from numeric.check_result import GradcheckResult, Row, Verdict, wrong_row
-from numeric.diagnose import batch_size_candidates, localise_layers
-from numeric.elementwise import judge_elements, regions, row_from_elements, sample_indices
+from numeric.diagnose import Layers, batch_size_candidates, localise_layers
+from numeric.elementwise import sample_indices
 from numeric.errors import BadInput
-from numeric.finite_diff import complex_step, differences, machine_eps
+from numeric.finite_diff import differences
+from numeric.guard import Watched
 from numeric.probes import check_fast
 
 __all__ = ["MODES", "GradcheckResult", "Row", "Verdict", "gradcheck"]
 
 Array = np.ndarray
-MODES = ("full", "fast")
+MODES = ("auto", "full", "fast")
 
 
 def _evaluate_loss(loss: Callable, params: Mapping[str, Array]) -> float:
     try:
         value = loss(params)
+    except BadInput:
+        raise
     except Exception as err:  # the user's code: report what it raised
         raise BadInput(f"loss(params) raised {type(err).__name__}: {err}") from None
     arr = np.asarray(value)
@@ -124,8 +132,13 @@ def _shape_row(loss: Callable, params: Mapping[str, Array], name: str, theta: Ar
                                   "numerical gradient either")
 
 
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
+
+
 def _analytic_blocks(loss: Callable, params: Mapping[str, Array], g_all: Mapping[str, Any], f0: float,
-                     rng: np.random.Generator, rows: list[Row], notes: list[str]) -> dict[str, Array]:
+                     rng: np.random.Generator, rows: list[Row], notes: list[str],
+                     accept_reshape: bool = False) -> dict[str, Array]:
     """The analytic blocks that can be compared element by element; a row for every one that cannot."""
     blocks: dict[str, Array] = {}
     for name, theta in params.items():
@@ -138,6 +151,9 @@ def _analytic_blocks(loss: Callable, params: Mapping[str, Array], g_all: Mapping
             rows.append(row)
             continue
         assert g is not None
+        if g.shape != theta.shape and accept_reshape and _squeezed(g.shape) == _squeezed(theta.shape):
+            notes.append(f"{name}: grad has shape {g.shape}, accepted as {theta.shape} (accept_reshape)")
+            g = g.reshape(theta.shape)
         if g.shape != theta.shape:
             rows.append(_shape_row(loss, params, name, theta, g, f0, rng))
             continue
@@ -152,41 +168,41 @@ def _analytic_blocks(loss: Callable, params: Mapping[str, Array], g_all: Mapping
     return blocks
 
 
-def _check_full(loss: Callable, params: Mapping[str, Array], blocks: Mapping[str, Array], f0: float,
-                rng: np.random.Generator, *, max_elements: int | None, complex_step_check: bool, safety: float,
-                batch_sizes: Sequence[int], notes: list[str], n_regions: int) -> list[Row]:
-    """Every element of every block (or a sample of ``max_elements`` per block)."""
-    rows = []
-    rejected = False
-    for name, g in blocks.items():
-        theta = params[name]
-        flat = sample_indices(theta.size, max_elements, rng)
-        d = differences(loss, params, name, flat, f0=f0)
-        cs = complex_step(loss, params, name, flat) if complex_step_check and flat.size else None
-        g_flat = np.asarray(g, dtype=np.float64).reshape(-1)[flat]
-        eps_g = max(machine_eps(theta.dtype), machine_eps(g.dtype))
-        e = judge_elements(g_flat, d, cs, safety, eps_g, regions(loss, params, name, flat, rng, n_regions))
-        rejected = rejected or "rejected" in e.method
-        complete = flat.size == theta.size
-        row = row_from_elements(name, theta, g_flat, flat, e, batch_sizes, complete)
-        if not complete:
-            row.add_diagnosis(f"a random sample of {flat.size} of {theta.size} elements checked")
-        rows.append(row)
-    if rejected:
-        notes.append("the complex step disagrees with central differences: the loss is not analytic (np.abs, "
-                     "np.maximum, np.clip or a comparison on complex data); central differences were used")
-    return rows
-
-
-def _localisation(rows: Sequence[Row], params: Mapping[str, Array]) -> str | None:
-    """Where the error enters the backward pass (from the verdicts of W1..WL, b1..bL), or what all wrong rows share."""
-    localisation = localise_layers({r.name: r.verdict for r in rows if r.name in params})
+def _localisation(rows: Sequence[Row], params: Mapping[str, Array], layers: Layers | None) -> str | None:
+    """Where the error enters the backward pass (from the verdicts in layer order), or what all wrong rows share."""
+    localisation = localise_layers({r.name: r.verdict for r in rows if r.name in params}, layers)
     wrong = [r for r in rows if r.verdict is Verdict.WRONG]
     zero = [r.name for r in wrong if r.diagnosis.startswith("all-zero")]
     if zero and len(zero) == len(wrong):
         localisation = (f"{', '.join(zero)} get an all-zero gradient while the loss depends on them: the backward "
                         "pass never reaches them (a loop that stops a layer early, or a dropped term)")
+    l2 = [r for r in wrong if "the L2 regularisation term" in r.diagnosis]
+    if len(l2) > 1 and len(l2) == len(wrong):
+        localisation = (f"{', '.join(r.name for r in l2)}: every wrong block is off by a multiple of its own weights, "
+                        "so the data gradients are right and the mistake is in the regularisation term")
     return localisation
+
+
+def _batch_sizes(batch_size: int | Sequence[int] | None, loss: Callable, params: Mapping[str, Array]) -> list[int]:
+    if batch_size is None:
+        return batch_size_candidates(loss, params)
+    if isinstance(batch_size, (int, np.integer)):
+        return [int(batch_size)]
+    return [int(m) for m in batch_size]
+
+
+def _call_grad(grad: Callable, params: Mapping[str, Array]) -> tuple[Mapping[str, Any] | None, str | None]:
+    """grad(params), or the sentence that every row will carry when it cannot be used."""
+    try:
+        g_all = grad(params)
+    except BadInput:
+        raise
+    except Exception as err:  # the user's code: report what it raised, on every row
+        return None, f"grad(params) raised {type(err).__name__}: {err}"
+    if not isinstance(g_all, Mapping):
+        return None, (f"grad(params) returned {type(g_all).__name__}; it must return a dict with keys "
+                      f"{', '.join(params)}")
+    return g_all, None
 
 
 def gradcheck(
@@ -194,9 +210,12 @@ def gradcheck(
     grad: Callable[[Mapping[str, Array]], Mapping[str, Any]],
     params: Mapping[str, Any],
     *,
-    mode: str = "full",
+    mode: str = "auto",
     seed: int = 0,
-    batch_size: int | None = None,
+    batch_size: int | Sequence[int] | None = None,
+    layers: Layers | None = None,
+    accept_reshape: bool = False,
+    progress: bool = True,
     k: int = 4,
     max_elements: int | None = None,
     localise_sample: int = 64,
@@ -206,40 +225,42 @@ def gradcheck(
 ) -> GradcheckResult:
     """Check ``grad`` against finite differences of ``loss`` at ``params``; see the module docstring.
 
-    ``mode``: ``full`` (every element, or a sample of ``max_elements`` per block) or ``fast`` (``k`` signed random
-    directions overall and per block). ``batch_size``: m, to name a 1/m factor (else taken from ``loss.batch_size``
-    or the arrays the loss closes over). ``safety`` multiplies the numerical error estimate. ``n_regions``: random
+    ``mode``: ``auto`` (every element of blocks up to 5,000 elements, a stratified sample plus signed probes of
+    larger ones), ``full`` (every element, or a sample of ``max_elements`` per block) or ``fast`` (``k`` signed
+    random directions overall and per block). ``batch_size``: m (or candidates), to name a 1/m factor (else taken
+    from ``loss.batch_size`` or the arrays the loss closes over). ``layers``: the blocks in layer order, input to
+    output (an entry is a key or a group of keys), for saying where an error enters the backward pass (default:
+    read from numbers in the keys). ``accept_reshape``: a gradient of the parameter's size whose shape differs only
+    by axes of length 1 ((30, 1) for (30,)) is reshaped and checked, with a note. ``progress``: a bar with an ETA on
+    stderr once the check has run 2 s. ``safety`` multiplies the numerical error estimate. ``n_regions``: random
     nearby points sampled for an element where several kinks meet (0 turns this off).
+
+    ``loss`` and ``grad`` must leave ``params`` alone: a call that changes them in place, or calls ``sys.exit``,
+    raises :class:`~numeric.errors.BadInput` (the check would be measuring a moving point).
     """
     if mode not in MODES:
-        raise BadInput(f"mode must be 'full' or 'fast', got {mode!r}")
+        raise BadInput(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     t0 = time.perf_counter()
-    params = _check_params(params)
+    batch_sizes = _batch_sizes(batch_size, loss, _check_params(params))
+    params = {k: v.copy() for k, v in _check_params(params).items()}  # the caller's arrays never move
     rng = np.random.default_rng(seed)
+    loss = Watched(loss, "loss()", "")
+    grad = Watched(grad, "grad()", " (an optimiser step inside grad? numeric.adapters.grad_from_update reads the "
+                                   "gradient from such a step)")
     f0 = _evaluate_loss(loss, params)
-    batch_sizes = [int(batch_size)] if batch_size else batch_size_candidates(loss, params)
     notes: list[str] = []
-    failure = None
-    try:
-        g_all = grad(params)
-    except Exception as err:  # the user's code: report what it raised, on every row
-        failure = f"grad(params) raised {type(err).__name__}: {err}"
-    else:
-        if not isinstance(g_all, Mapping):
-            failure = (f"grad(params) returned {type(g_all).__name__}; it must return a dict with keys "
-                       f"{', '.join(params)}")
-    if failure is not None:
-        rows = [wrong_row(n, p.shape, failure) for n, p in params.items()]
+    g_all, failure = _call_grad(grad, params)
+    if g_all is None:
+        rows = [wrong_row(n, p.shape, failure or "") for n, p in params.items()]
         return GradcheckResult(rows, mode, seed, notes, None, time.perf_counter() - t0)
     rows: list[Row] = []
-    blocks = _analytic_blocks(loss, params, g_all, f0, rng, rows, notes)
-    if mode == "full":
-        rows += _check_full(loss, params, blocks, f0, rng, max_elements=max_elements, safety=safety,
-                            complex_step_check=complex_step_check, batch_sizes=batch_sizes, notes=notes,
-                            n_regions=n_regions)
-    else:
+    blocks = _analytic_blocks(loss, params, g_all, f0, rng, rows, notes, accept_reshape)
+    if mode == "fast":
         rows += check_fast(loss, params, blocks, f0, rng, k=k, localise_sample=localise_sample, safety=safety,
                            batch_sizes=batch_sizes, notes=notes, n_regions=n_regions)
+    else:
+        opts = BlockOptions(mode, safety, complex_step_check, batch_sizes, n_regions, max_elements, progress)
+        rows += check_blocks(loss, params, blocks, f0, rng, opts, notes)
     order = {n: i for i, n in enumerate(params)}
     rows.sort(key=lambda r: order.get(r.name, len(order)))
-    return GradcheckResult(rows, mode, seed, notes, _localisation(rows, params), time.perf_counter() - t0)
+    return GradcheckResult(rows, mode, seed, notes, _localisation(rows, params, layers), time.perf_counter() - t0)

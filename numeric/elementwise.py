@@ -19,7 +19,7 @@ from numeric.diagnose import diagnose_block
 from numeric.finite_diff import Differences, between_one_sided, differences, perturbed_losses
 
 __all__ = ["MAX_REGION_CHECKS", "Elementwise", "judge_elements", "region_slopes", "regions", "row_from_elements",
-           "sample_indices"]
+           "sample_indices", "stratified_sample"]
 
 Array = np.ndarray
 MAX_REGION_CHECKS = 256  # bad elements per block that get the several-kinks check (a real bug is caught anyway)
@@ -37,6 +37,7 @@ class Elementwise:
     tol: Array
     ref: Array
     method: str
+    zero_ref: bool = False  # the numerical gradient is zero to within its error: no ratio to it means anything
 
 
 def _region_shifts(params: Mapping[str, Array], name: str, rng: np.random.Generator,
@@ -102,6 +103,14 @@ def sample_indices(size: int, cap: int | None, rng: np.random.Generator) -> Arra
     return np.sort(rng.choice(size, cap, replace=False))
 
 
+def stratified_sample(size: int, n: int, rng: np.random.Generator) -> Array:
+    """One random flat index from each of ``n`` equal strata of a block (every row of a large W gets its share)."""
+    if size <= n:
+        return np.arange(size)
+    edges = np.linspace(0, size, n + 1).astype(np.intp)
+    return edges[:-1] + (rng.random(n) * (edges[1:] - edges[:-1])).astype(np.intp)
+
+
 def _kinks_in_regions(g: Array, lo: Array, hi: Array, margin: Array, stuck: Array,
                       regions: Callable[[Array], Array]) -> Array:
     """Which ``stuck`` elements lie between the slopes of the pieces around the point (several kinks meet)."""
@@ -139,17 +148,20 @@ def judge_elements(g: Array, d: Differences, cs: Array | None, safety: float, ep
             ref, method = np.where(is_kink, r, cs), "complex-step"
         else:
             method = "richardson (complex step rejected: not analytic)"
-    return Elementwise(bad, kink, tol, ref, method)
+    zero_ref = bool(r.size) and bool(np.all(np.abs(r) <= safety * d.error + 1e-300))
+    return Elementwise(bad, kink, tol, ref, method, zero_ref)
 
 
-def _wrong_diagnosis(shape: tuple[int, ...], g_flat: Array, flat: Array, e: Elementwise, abs_err: Array,
+def _wrong_diagnosis(name: str, theta: Array, g_flat: Array, flat: Array, e: Elementwise, abs_err: Array,
                      batch_sizes: Sequence[int], complete: bool) -> tuple[int, str]:
     """The diagnosis of a block with bad elements, and the position (in ``flat``) of its worst bad element."""
+    shape = theta.shape
+    common = {"batch_sizes": batch_sizes, "zero_ref": e.zero_ref, "name": name}
     if complete:
         diag = diagnose_block(g_flat.reshape(shape), e.ref.reshape(shape), e.bad.reshape(shape),
-                              e.tol.reshape(shape), batch_sizes=batch_sizes, complete=True)
+                              e.tol.reshape(shape), complete=True, theta=theta, **common)
     else:
-        diag = diagnose_block(g_flat, e.ref, e.bad, e.tol, batch_sizes=batch_sizes, complete=False)
+        diag = diagnose_block(g_flat, e.ref, e.bad, e.tol, complete=False, theta=theta.reshape(-1)[flat], **common)
     bad_idx = np.flatnonzero(e.bad)
     worst = int(bad_idx[int(np.argmax(abs_err[bad_idx]))] if np.any(np.isfinite(abs_err[bad_idx])) else bad_idx[0])
     worst_index = tuple(int(i) for i in np.unravel_index(int(flat[worst]), shape))
@@ -168,13 +180,20 @@ def row_from_elements(name: str, theta: Array, g_flat: Array, flat: Array, e: El
     worst = int(np.argmax(np.where(np.isfinite(abs_err), abs_err, np.inf)))
     max_abs = float(np.max(np.where(np.isfinite(abs_err), abs_err, np.inf)))
     rel = 0.0 if ref_max == 0.0 and max_abs == 0.0 else max_abs / max(ref_max, np.finfo(np.float64).tiny)
+    if e.zero_ref:
+        rel = float("nan")  # relative to a zero gradient: say so in words instead
     n_bad = int(np.count_nonzero(e.bad))
     n_kink = int(np.count_nonzero(e.kink))
     if n_bad:
         verdict = Verdict.WRONG
-        worst, diag = _wrong_diagnosis(shape, g_flat, flat, e, abs_err, batch_sizes, complete)
+        worst, diag = _wrong_diagnosis(name, theta, g_flat, flat, e, abs_err, batch_sizes, complete)
     elif n_kink:
         verdict, diag = Verdict.KINK, KINK_DIAGNOSIS.format(n=n_kink)
+    elif e.zero_ref:
+        verdict, diag = Verdict.OK, (f"the true gradient is zero to within the finite-difference error (the loss "
+                                     f"does not depend on {name} here, as for a bias before batch normalisation); "
+                                     f"so is the analytic one "
+                                     f"(max |analytic| = {float(np.max(np.abs(g_flat))):.2g})")
     else:
         verdict, diag = Verdict.OK, ""
     worst_index = tuple(int(i) for i in np.unravel_index(int(flat[worst]), shape))

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from numeric.errors import BadInput
+
 __all__ = [
     "Differences",
     "between_one_sided",
@@ -127,6 +129,17 @@ class Differences:
     f_minus_half: Array
     eps: float
 
+    @classmethod
+    def concat(cls, parts: Sequence[Differences]) -> Differences:
+        """The differences of several chunks of one block as one (chunks let a long check report progress)."""
+        first = parts[0]
+
+        def cat(field: str) -> Array:
+            return np.concatenate([getattr(p, field) for p in parts])
+
+        return cls(first.name, cat("flat"), cat("h"), first.f0, cat("f_plus"), cat("f_minus"), cat("f_plus_half"),
+                   cat("f_minus_half"), first.eps)
+
     @property
     def central(self) -> Array:
         """D(h), the central difference with the full step."""
@@ -211,6 +224,8 @@ def complex_step(loss: Loss, params: Params, name: str, flat: Any = None, *, h: 
         with warnings.catch_warnings():
             warnings.simplefilter("error", np.exceptions.ComplexWarning)
             f = perturbed_losses(loss, params, name, flat, steps, vectorised=vectorised)
+    except BadInput:
+        raise  # a watched call found the user's code mutating its parameters: not a question of analyticity
     except Exception:
         return None
     if not np.iscomplexobj(f):

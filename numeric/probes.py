@@ -18,7 +18,7 @@ from numeric.elementwise import judge_elements, regions, row_from_elements, samp
 from numeric.finite_diff import Differences, differences, directional, machine_eps, random_directions
 from numeric.metrics import block_relative_error
 
-__all__ = ["Probes", "check_fast"]
+__all__ = ["Probes", "check_fast", "explain_probes"]
 
 Array = np.ndarray
 
@@ -102,7 +102,7 @@ def check_fast(loss: Callable, params: Mapping[str, Array], blocks: Mapping[str,
         flat = sample_indices(theta.size, localise_sample, rng)
         row = _localise(loss, params, name, g, f0, flat, safety, batch_sizes, regions(loss, params, name, flat, rng,
                                                                                       n_regions))
-        rows.append(_explain_probes(row, a_arr, n_arr, k, fails, rough, flat.size == theta.size, batch_sizes))
+        rows.append(explain_probes(row, a_arr, n_arr, k, fails, rough, flat.size == theta.size, batch_sizes))
     if not global_pass and all(r.verdict is Verdict.OK for r in rows):
         notes.append("a probe over all blocks failed but every per-block probe passed: rerun with mode='full'")
     return rows
@@ -119,7 +119,7 @@ def _localise(loss: Callable, params: Mapping[str, Array], name: str, g: Array, 
     return row_from_elements(name, theta, g_flat, flat, e, batch_sizes, flat.size == theta.size)
 
 
-def _explain_probes(row: Row, a_arr: Array, n_arr: Array, k: int, fails: int, rough: int, complete: bool,
+def explain_probes(row: Row, a_arr: Array, n_arr: Array, k: int, fails: int, rough: int, complete: bool,
                     batch_sizes: Sequence[int]) -> Row:
     """Combine what the probes saw with the element-wise row of the localised block."""
     n_checked = row.n_checked

@@ -17,8 +17,12 @@ __all__ = ["Progress"]
 class Progress:
     """Counts ``total`` units of work; ``step(label)`` after each, ``note(text)`` for a free line."""
 
-    def __init__(self, total: int, enabled: bool = True, stream: TextIO | None = None, every: float = 2.0):
+    def __init__(self, total: int, enabled: bool = True, stream: TextIO | None = None, every: float = 2.0,
+                 delay: float = 0.0):
+        """``delay``: ``bar`` stays silent for that many seconds, so work that ends sooner prints nothing."""
         self.total = total
+        self.delay = delay
+        self._shown = False
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.done = 0
@@ -54,7 +58,10 @@ class Progress:
         final = done >= self.total
         if not self.enabled or (not final and now - self._last < (0.1 if tty else self.every)):
             return
+        if now - self.t0 < self.delay and not (final and self._shown):
+            return
         self._last = now
+        self._shown = True
         eta = self.eta()
         pct = 100.0 * done / self.total if self.total else 100.0
         text = f"{label} {pct:3.0f}% ({done}/{self.total}), {self.elapsed:.1f} s"

@@ -104,7 +104,7 @@ def test_relations_inside_groups_do_not_split():
     (r"\input{/etc/passwd}", "unsupported command \\input"),
     (r"a^l_j + q", "unknown symbol 'q'"),
     (r"\sigma(z^l_j", "unbalanced"),
-    (r"\|a^L - y\|", "unsupported command"),
+    (r"\|a^L - y\|", "a norm that is not squared"),
     (r"2^{1000}", "exponent"),
     (r"a^{l}_{jkq}", "unit index"),
 ])

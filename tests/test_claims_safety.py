@@ -51,14 +51,17 @@ def test_document_text_never_reaches_eval_exec_sympify_or_a_shell(monkeypatch):
     monkeypatch.setattr(os, "system", spy("os.system", os.system))
     report = check_text(HOSTILE, "tex", timeout=None)
     assert seen == []
-    assert report.rows and all(r.verdict in ("unparsed", "definition", "not checkable") for r in report.rows)
+    # the one \def is expanded by the bounded macro expander (text substitution), so its row reads a^L_j = a^L_j
+    assert any(MARK in e for e in report.expansions)
+    assert report.rows and all(r.verdict in ("unparsed", "definition", "not checkable") for r in report.rows
+                               if MARK not in r.latex and r.latex != "a^L_j = a^L_j")
+    assert not report.refuted
     assert not os.path.exists(f"/tmp/{MARK}")
 
 
 @pytest.mark.parametrize(("tex", "why"), [
     (r"\input{/etc/passwd} = 1", r"\input"),
     (r"\write18{ls} = a^L_j", r"\write"),
-    (r"\def\x{1} \x = 1", r"\def"),
     (r"\csname x\endcsname = 1", r"\csname"),
 ])
 def test_tex_primitives_are_unparsed_with_the_command_named(tex, why):

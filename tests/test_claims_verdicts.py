@@ -10,7 +10,7 @@ from derive.claims import check_equation, check_text
 from derive.claims.extract import read_document
 from derive.claims.ir import Act, ISum, Partial, index_symbol
 from derive.claims.semantics import Context, context_from_directive, instance_spec
-from derive.claims.verdicts import free_indices, judge
+from derive.claims.verdicts import batch_size, free_indices, judge
 from derive.core.symbols import a, delta, w, z
 from numeric.spec import ModelSpec
 
@@ -112,8 +112,8 @@ def test_free_indices_range_over_every_valid_value_and_bp2_stops_before_the_outp
     assert free_indices(rhs) == {l, j, k}
     assert free_indices(ISum(w[l + 1, k, j] * delta[l + 1, k], k)) == {l, j}
     v = judge(Partial(sp.Symbol("C"), w[l, j, k]), rhs, Context())
-    # 2-3-2: layer 1 has 3 x 2 weights, layer 2 has 2 x 3: 12 index values
-    assert v.verdict == "proven" and "12 index value(s) of j, k, l" in v.method
+    # the default 2-3-4 instance: layer 1 has 3 x 2 weights, layer 2 has 4 x 3: 18 index values
+    assert v.verdict == "proven" and "18 index value(s) of j, k, l" in v.method
     bp2 = judge(delta[l, j], ISum(w[l + 1, k, j] * delta[l + 1, k] * Act(z[l, j], 1), k), Context())
     assert bp2.verdict == "proven" and "3 index value(s) of j, l" in bp2.method  # l = 1 only, j = 1..3
 
@@ -129,7 +129,9 @@ def test_a_cost_definition_is_a_definition_compared_with_the_models_cost():
     same = check_equation(r"C = -\left[y \ln a + (1-y)\ln(1-a)\right]", bce)
     assert same["verdict"] == "definition" and "the model's bce cost" in same["reason"]
     other = check_equation(r"C = \frac{1}{2}\sum_j (y_j - a^L_j)^2", bce)
-    assert other["verdict"] == "definition" and "not the model's" in other["reason"]
+    # the document's own cost wins: the quadratic cost is adopted for the rows after it
+    assert other["verdict"] == "definition" and "the quadratic cost" in other["reason"]
+    assert other["adopt"]["cost"] == "quadratic"
 
 
 def test_a_value_that_is_not_real_makes_the_claim_not_checkable():
@@ -137,6 +139,9 @@ def test_a_value_that_is_not_real_makes_the_claim_not_checkable():
     assert got["verdict"] == "not checkable" and "not a real number" in got["reason"]
 
 
-def test_instance_widths_alternate_so_weights_are_not_square():
-    assert instance_spec(ModelSpec.build("784-30-10", "sigmoid", "quadratic")).sizes == (2, 3, 2)
-    assert instance_spec(ModelSpec.build("784-100-10", "relu,softmax", "cce")).sizes == (2, 3, 2)
+def test_instance_widths_and_the_batch_size_all_differ_so_no_product_fits_by_accident():
+    assert instance_spec(ModelSpec.build("784-30-10", "sigmoid", "quadratic")).sizes == (2, 3, 4)
+    assert instance_spec(ModelSpec.build("784-100-10", "relu,softmax", "cce")).sizes == (2, 3, 4)
+    assert instance_spec(ModelSpec.build("784-100-50-10", "relu,relu,sigmoid", "bce")).sizes == (2, 3, 4, 5)
+    context = context_from_directive("net=784-30-10 act=sigmoid cost=quadratic")
+    assert batch_size(context) == 5 and batch_size(context_from_directive("net=8-8-1 cost=bce")) == 4

@@ -42,7 +42,7 @@ def test_json_goes_to_a_file_or_to_stdout(tmp_path, capsys):
 @pytest.mark.parametrize("target,words", [
     ("missing_file.py:make_problem", "not found"),
     (f"{DATA / 'gradcheck_ok.py'}:nope", "has no function 'nope'"),
-    (f"{DATA / 'gradcheck_bad_return.py'}", "must return (loss, grad, params), got a tuple of 2"),
+    (f"{DATA / 'gradcheck_bad_return.py'}", "returned a tuple of 2; it must return (loss, grad, params)"),
     (f"{DATA / 'gradcheck_ok.py'}:not-a-name", "not a Python function name"),
 ])
 def test_bad_input_exits_2_with_one_line_that_says_which(target, words, capsys):

@@ -29,8 +29,8 @@ def test_the_source_is_ascii_numpy_only_and_made_of_matrix_products():
     src = generate_kernel_source(CATALOG["mnist_nielsen"])
     src.encode("ascii")
     assert "import numpy as np" in src and "sympy" not in src.split('"""', 2)[2]
-    assert "Z1 = W1 @ A0 + b1" in src
-    assert "E1 = (W2.T @ E2) * sigmoid_prime(Z1, A1)" in src
+    assert 'Z1 = np.matmul(W1, A0, out=ws["Z", 1])\n    Z1 += b1\n' in src  # the bias added in place
+    assert 'E1 = np.matmul(W2.T, E2, out=ws["E", 1])\n    E1 *= sigmoid_prime(Z1, A1, out=ws["S", 1])\n' in src
     assert "np.where" not in src and "np.select" not in src
 
 
@@ -48,7 +48,8 @@ def test_the_header_records_family_versions_hash_and_methods_but_no_timings():
 def test_rows_layout_and_sum_reduction_print_their_own_forms():
     spec = ModelSpec.build("4-5-3", "relu,identity", "squared", reduction="sum", layout="rows", bias=False)
     src = generate_kernel_source(spec)
-    assert "Z1 = A0 @ W1" in src and '"W1": A0.T @ E1' in src and "/ m" not in src.split("def gradients")[1]
+    assert 'Z1 = np.matmul(A0, W1, out=ws["Z", 1])' in src and '"W1": A0.T @ E1' in src
+    assert "/ m" not in src.split("def gradients")[1] and "/= m" not in src.split("def gradients")[1]
 
 
 def test_a_piecewise_is_printed_as_masks_on_the_real_part():
@@ -59,8 +60,15 @@ def test_a_piecewise_is_printed_as_masks_on_the_real_part():
 
 def test_polynomial_branches_are_blended_with_the_mask_in_one_pass():
     fwd, prime, _ = stable_activation(ActSpec.parse("leaky_relu:0.1"))
-    assert "mask = z.real > 0" in piece_source(fwd) and "return (1/10)*z + mask * ((9/10)*z)" in piece_source(fwd)
-    assert "return 1/10 + mask * (9/10)" in piece_source(prime)
+    src = piece_source(fwd)
+    assert "mask = z.real > 0\n" in src and "np.multiply(mask, z, out=t1)\n    t1 *= 9/10\n    out += t1\n" in src
+    assert "np.multiply(mask, 9/10, out=out)\n    out += 1/10\n" in piece_source(prime)
+    namespace = {"np": np}
+    exec(src + piece_source(prime), namespace)  # our own generated code, not user text
+    zz = np.array([-2.0, 0.0, 3.0], dtype=np.float32)
+    for f, expected in ((namespace["leaky_relu_0_1"](zz), [-0.2, 0.0, 3.0]),
+                        (namespace["leaky_relu_0_1_prime"](zz, None), [0.1, 0.1, 1.0])):
+        assert f.dtype == np.float32 and np.allclose(f, expected, rtol=1e-6)
 
 
 def test_relu_prime_convention_prints_as_a_mask():
@@ -103,7 +111,7 @@ def test_shipped_kernels_are_what_the_generator_prints_today(name):
 def test_a_chain_of_scalings_and_one_function_is_evaluated_in_one_buffer():
     fwd, _, _ = stable_activation(ActSpec.parse("sigmoid"))
     src = piece_source(fwd)
-    assert "out = np.multiply(z, 1/2)\n    np.tanh(out, out=out)\n    out *= 1/2\n    out += 1/2" in src
+    assert "np.multiply(z, 1/2, out=out)\n    np.tanh(out, out=out)\n    out *= 1/2\n    out += 1/2" in src
     namespace = {"np": np}
     exec(src, namespace)  # our own generated code, not user text
     zz = np.linspace(-5, 5, 11)

@@ -2,7 +2,7 @@
 
 import sympy as sp
 
-from derive.backprop.fixed_width import canonical, compose_undefined, derive_fixed_width, sigma_prime
+from derive.backprop.fixed_width import canonical, compose_layer, derive_fixed_width, fragments, l_sym, sigma_prime
 from derive.core.symbols import w
 from numeric.spec import ModelSpec
 
@@ -27,11 +27,25 @@ def test_widths_are_capped():
     assert "widths 2-2-2" in d.title and d.holds
 
 
-def test_sympy_writes_dC_da_at_one_output_as_subs_and_canonical_renames_it():
-    net = compose_undefined((1, 1))
-    delta_1 = net.d_eps[(1, 1)]
+def test_canonical_renames_sympys_subs_form_of_dC_da():
+    x = sp.Symbol("x")
+    delta_1 = sp.diff(sp.Function("C")(sp.Function("sigma")(2 * x)), x)  # SymPy's own undefined C and sigma
     assert delta_1.has(sp.Subs)
-    assert not canonical(delta_1).has(sp.Subs)
+    renamed = canonical(delta_1)
+    assert not renamed.has(sp.Subs) and renamed.has(sp.Function("C_1"))
+
+
+def test_one_fragment_per_width_pattern_and_linear_in_depth():
+    patterns = fragments((2,) * 16 + (1,))
+    assert patterns == {(2, 2, 2): list(range(1, 15)), (2, 2, 1): [15], (2, 1, None): [16]}
+    d = derive_fixed_width(ModelSpec.build("-".join(["2"] * 16 + ["1"]), "sigmoid", "quadratic"), cap=2)
+    assert d.holds and "all 62 cases" in d["fixed.BP4"].check.method  # 15 layers of 2x2 weights, the output 2
+
+
+def test_the_fragment_is_the_chain_rule_through_the_next_layer():
+    frag = compose_layer((1, 1, 1))
+    # delta^l_1 = G_1(z^(l+1)) w^(l+1)_11 sigma'(z^l_1): SymPy's chain rule, G the rest of the network
+    assert frag.d_eps[(l_sym, 1)] == frag.d_eps[(l_sym + 1, 1)] * w[l_sym + 1, 1, 1] * sigma_prime(frag.z[l_sym][0])
 
 
 def test_bp4_without_the_activation_is_refuted():

@@ -138,7 +138,9 @@ def test_bpv_kernels_refuses_to_write_a_kernel_that_fails(tmp_path, capsys, monk
     real = codegen.generate_kernel_source
 
     def averaged_twice(spec):
-        return real(spec).replace("E2 = (A2 - Y) / m", "E2 = (A2 - Y) / m / m")
+        source = real(spec)
+        assert "    E2 /= m\n" in source
+        return source.replace("    E2 /= m\n", "    E2 /= m\n    E2 /= m\n")
 
     monkeypatch.setattr(codegen, "generate_kernel_source", averaged_twice)
     assert main(["kernels", "binary_classifier", "-o", str(tmp_path)]) == 1

@@ -256,16 +256,23 @@ def _cost_at(spec: ModelSpec, a_out: list[sp.Expr], y_s: list[sp.Expr]) -> sp.Ex
     return concrete.xreplace(table)
 
 
-def _forward(spec: ModelSpec, inputs: list[list[sp.Expr]], leaf) -> tuple[list, list]:
-    """z^l and a^l of every sample, each layer's forward written out by the layer object."""
+def _forward(spec: ModelSpec, inputs: list[list[sp.Expr]], leaf, first_layer: int = 1) -> tuple[list, list]:
+    """z^l and a^l of every sample from layer ``first_layer`` on (``inputs`` = a^{first_layer-1}), each layer's
+    forward written out by the layer object; the lists of earlier layers are left empty (z^0 always is)."""
     m = len(inputs)
-    z_all: list[list[list[sp.Expr]]] = [[[] for _ in range(m)]]
-    a_all: list[list[list[sp.Expr]]] = [inputs]
-    for layer in spec.layers:
+    z_all: list[list[list[sp.Expr]]] = [[[] for _ in range(m)] for _ in range(first_layer)]
+    a_all: list[list[list[sp.Expr]]] = [[[] for _ in range(m)] for _ in range(first_layer - 1)] + [inputs]
+    for layer in spec.layers[first_layer - 1:]:
         z_l = [symbolic_layer(layer).forward_at(a_all[-1][s], value=leaf) for s in range(m)]
         z_all.append(z_l)
         a_all.append([_activate(layer.act, units) for units in z_l])
     return z_all, a_all
+
+
+@cache
+def _theta(spec: ModelSpec) -> dict[str, sp.Matrix]:
+    """The parameter matrices of ``spec`` (built once per spec: the end-to-end check composes hundreds of times)."""
+    return {param.key: param.matrix(spec.layout) for layer in spec.layers for param in symbolic_layer(layer).params}
 
 
 def _cost_uses(spec: ModelSpec) -> list[str]:
@@ -275,20 +282,29 @@ def _cost_uses(spec: ModelSpec) -> list[str]:
     return [*derived, f"{spec.cost}.def"]
 
 
-def compose_model(spec: ModelSpec, *, m: int = 1, fixed: Mapping[sp.Expr, sp.Expr] | None = None) -> ComposedModel:
-    """Compose C(θ) of ``spec`` over a batch of ``m`` symbolic samples (see the module doc)."""
+def compose_model(spec: ModelSpec, *, m: int = 1, fixed: Mapping[sp.Expr, sp.Expr] | None = None,
+                  first_layer: int = 1, inputs: list[list[sp.Expr]] | None = None) -> ComposedModel:
+    """Compose C(θ) of ``spec`` over a batch of ``m`` symbolic samples (see the module doc).
+
+    ``first_layer`` > 1 composes from that layer on, with ``inputs[s]`` the activations a^{first_layer-1} of sample
+    s (the values the earlier layers give at ``fixed``, computed once: the same expression, because numbers are
+    evaluated while composing anyway); ``z``, ``a`` of the earlier layers are then left empty.
+    """
     if m < 1:
         raise ValueError(f"batch size m must be at least 1, got {m}")
+    if not 1 <= first_layer <= spec.L or (first_layer > 1) != (inputs is not None):
+        raise ValueError(f"first_layer must be 1..{spec.L}, with the inputs a^(first_layer-1) when above 1")
     fixed = dict(fixed or {})
 
     def leaf(sym):
         return fixed.get(sym, sym)
 
-    theta = {param.key: param.matrix(spec.layout) for layer in spec.layers for param in symbolic_layer(layer).params}
+    theta = _theta(spec)
     theta_symbols = [s for name in spec.param_names() for s in theta[name]]  # Matrix iterates row-major
     xs = [[x[s + 1, k + 1] for k in range(spec.sizes[0])] for s in range(m)]
     ys = [[y_base[s + 1, j + 1] for j in range(spec.sizes[-1])] for s in range(m)]
-    z_all, a_all = _forward(spec, [[leaf(v) for v in xs[s]] for s in range(m)], leaf)
+    start = inputs if inputs is not None else [[leaf(v) for v in xs[s]] for s in range(m)]
+    z_all, a_all = _forward(spec, start, leaf, first_layer)
     per_sample = [_cost_at(spec, a_all[spec.L][s], [leaf(v) for v in ys[s]]) for s in range(m)]
     total = sp.Add(*per_sample)
     cost = total / m if spec.reduction == "mean" else total

@@ -50,6 +50,7 @@ __all__ = [
     "L",
     "check_index_claim",
     "dC",
+    "derive_default_rule",
     "derive_general_rule",
     "i",
     "j",
@@ -218,7 +219,13 @@ def _derive_cached(claim_items: tuple) -> Derivation:
 
 
 def derive_general_rule(claims: Mapping[str, sp.Expr] | None = None) -> Derivation:
-    """The all-widths derivation of BP1-BP4 (module doc). ``claims`` replaces textbook right-hand sides (tests)."""
+    """The all-widths derivation of BP1-BP4 (module doc). ``claims`` replaces textbook right-hand sides (tests).
+
+    With the textbook claims the result does not depend on any model: it is shipped derived
+    (:mod:`derive.backprop.shipped`) and served when the shipped copy is current, else derived here.
+    """
+    if not claims:
+        return _shipped_or_derived()
     table = dict(CLAIMS)
     for label, rhs in (claims or {}).items():
         if label not in table:
@@ -229,6 +236,19 @@ def derive_general_rule(claims: Mapping[str, sp.Expr] | None = None) -> Derivati
         return _derive_cached(tuple((key, (v[0], v[1], tuple(v[2].items()))) for key, v in items))
     except TypeError:  # unhashable claim: build uncached
         return _build(table)
+
+
+@lru_cache(maxsize=1)
+def _shipped_or_derived() -> Derivation:
+    from derive.core import shipped
+
+    hit = shipped.load(__name__, "general_rule", Derivation)
+    return hit if hit is not None else derive_default_rule()
+
+
+def derive_default_rule() -> Derivation:
+    """The all-widths rule with the textbook claims, always derived (what :mod:`derive.backprop.shipped` ships)."""
+    return _derive_cached(tuple((key, (v[0], v[1], tuple(v[2].items()))) for key, v in CLAIMS.items()))
 
 
 #: layer l (n_(l-1) -> n_l units) and layer l+1 (n_l -> n_(l+1)), at symbolic index and widths

@@ -6,19 +6,15 @@ run the pipeline of :mod:`derive.claims` (extract, read the notation, judge) in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from derive.claims.docmodel import adopt, cost_definition, forward_definition, is_cost_name, robust, stated_value
 from derive.claims.extract import MAX_EQUATIONS, Equation, extract_equations, find_directives, read_document
-from derive.claims.ir import cost_symbol
-from derive.claims.notation import (
-    Unparsed,
-    echo,
-    resolve_bare,
-    split_relation,
-    understand,
-    understand_equation,
-)
+from derive.claims.ir import Act
+from derive.claims.macros import expand_document
+from derive.claims.notation import Unparsed, echo, normalize, split_relation, understand, understand_equation
 from derive.claims.runner import shared_runner
 from derive.claims.semantics import Context, context_from_directive
 from derive.claims.verdicts import Verdict, judge
@@ -37,7 +33,6 @@ __all__ = [
 
 #: every verdict, in the order a summary lists them
 VERDICTS = ("proven", "refuted", "ambiguous", "definition", "not checkable", "unparsed")
-_COST_NAMES = {"C", "J", "L", "E", "C_x", "C_{x}", "\\mathcal{L}", "\\mathcal{J}", "\\mathcal{C}"}
 
 
 @dataclass
@@ -55,12 +50,18 @@ class Row:
     diagnosis: str | None = None
     counterexample: dict | None = None
     context: str = ""
+    strength: str | None = None
+    repair: str | None = None
+    column: int | None = None  # unparsed: where in the document's line the reading stopped
+    snippet: str | None = None  # unparsed: the text there
+    hint: str | None = None  # unparsed: what would be understood
 
     def to_dict(self) -> dict:
-        return {"line": self.line, "tag": self.tag, "label": self.label, "latex": self.latex,
+        return {"line": self.line, "column": self.column, "snippet": self.snippet, "hint": self.hint,
+                "tag": self.tag, "label": self.label, "latex": self.latex,
                 "understood": self.understood, "verdict": self.verdict, "reason": self.reason,
-                "method": self.method, "diagnosis": self.diagnosis, "counterexample": self.counterexample,
-                "context": self.context}
+                "method": self.method, "strength": self.strength, "diagnosis": self.diagnosis,
+                "repair": self.repair, "counterexample": self.counterexample, "context": self.context}
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Report:
     source: str
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    expansions: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
@@ -79,7 +81,7 @@ class Report:
         return any(r.verdict == "refuted" for r in self.rows)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "counts": self.counts(), "notes": self.notes,
+        return {"source": self.source, "counts": self.counts(), "notes": self.notes, "expansions": self.expansions,
                 "rows": [r.to_dict() for r in self.rows]}
 
 
@@ -87,62 +89,106 @@ def _side_text(tokens) -> str:
     return " ".join(t.text for t in tokens)
 
 
-def check_equation(latex: str, context: Context, previous: str | None = None, seed: int = 0) -> dict:
+def check_equation(latex: str, context: Context, previous: str | None = None, seed: int = 0,
+                   layer_subscripts: bool = False) -> dict:
     """The verdict on one equation row as a plain dict (``understood``, ``verdict``, ``reason``, ...).
 
-    ``previous`` is the row before, for continuation rows of an ``align`` that start with ``= ...``.
+    ``previous`` is the row before, for continuation rows of an ``align`` that start with ``= ...``. A definition of
+    the model (its cost, its forward pass) may carry ``adopt``: the model the rows after it are read in
+    (:mod:`derive.claims.docmodel`).
     """
     rel = split_relation(latex)
     if previous is not None and rel.ops and rel.sides and not rel.sides[0]:
         prev = split_relation(previous)
         if prev.ops and prev.sides[-1]:
             rel.sides[0] = prev.sides[-1]
+    early = _not_a_claim(rel)
+    if early is not None:
+        return early
+    if is_cost_name(_side_text(rel.sides[0])) and len(rel.sides) == 2:
+        return cost_definition(rel.sides[1], context, seed)
+    try:
+        sides = understand_equation(rel, layer_subscripts)
+    except Unparsed as err:
+        return _unparsed(latex, err)
+    understood = " = ".join(echo(s) for s in sides)
+    verdicts = [robust(sides[k], sides[k + 1], context, seed, judge(sides[k], sides[k + 1], context, seed))
+                for k in range(len(sides) - 1)]
+    v = _combine(verdicts)
+    if v.verdict == "refuted" and len(sides) == 2:
+        model = _model_definition(sides, context, seed)
+        if model is not None:
+            return {"understood": understood, **model}
+    out = {"understood": understood, "verdict": v.verdict, "reason": v.reason, "method": v.method,
+           "diagnosis": v.diagnosis, "counterexample": v.counterexample, "strength": v.strength}
+    if v.repair:
+        out["repair"] = v.repair
+    return out
+
+
+#: what would be understood instead, for the reasons the reader gives (the first that matches)
+_HINTS = (
+    ("unsupported command", "bpv reads + - \\cdot \\times \\odot \\frac \\sum_k \\sigma \\ln \\exp \\tanh and the "
+     "names of the model; define the command with \\newcommand, or rewrite it"),
+    ("unknown symbol", "the names of the model: w, b, z, a, x, y, W, A, Z, X, Y, \\delta, dW, db, dZ, dA, with layer "
+     "and unit indices (w^l_{jk}, a^{[l-1]}, z^L_j)"),
+    ("hyper-parameter", "an update rule is not an identity: state the gradient itself (\\partial C/\\partial w = ...)"),
+    ("latex2sympy2", "sums, products, fractions and powers of the model's quantities"),
+)
+
+
+def _unparsed(latex: str, err: Unparsed) -> dict:
+    """The verdict on a row not understood: what, where in the row (``position``), the snippet and a hint."""
+    out = {"understood": None, "verdict": "unparsed", "reason": err.reason}
+    if err.position is not None:
+        text = normalize(latex)
+        snippet = text[err.position:err.position + 24].split("\n")[0].strip()
+        out["snippet"] = snippet
+        out["column"] = _column(latex, snippet)
+    hint = next((h for key, h in _HINTS if key in err.reason), None)
+    if hint and "understood" not in err.reason:
+        out["hint"] = hint
+    return out
+
+
+def _column(latex: str, snippet: str) -> int | None:
+    """1-based column of the snippet in the row as written (its first token, when normalising moved it)."""
+    for probe in (snippet, snippet.split(" ")[0], snippet[:2]):
+        if probe and probe in latex:
+            return latex.index(probe) + 1
+    return None
+
+
+def _not_a_claim(rel) -> dict | None:
+    """Rows that are not identities to check: no relation, definitions, update rules, stated values."""
     kind = rel.kind
     ops = ", ".join(dict.fromkeys(rel.ops))
     if kind == "no relation":
         return {"understood": None, "verdict": "not checkable", "reason": "no relation: an expression, not a claim"}
-    if kind in ("definition", "not checkable", "update rule"):
-        understood = _echo_sides(rel)
-        if kind == "definition":
-            return {"understood": understood, "verdict": "definition",
-                    "reason": f"'{ops}' marks a definition: nothing to check"}
-        if kind == "update rule":
-            return {"understood": understood, "verdict": "not checkable",
-                    "reason": "an update rule (it has a learning rate), not an identity"}
-        return {"understood": understood, "verdict": "not checkable", "reason": f"'{ops}' is not an equality"}
-    if _side_text(rel.sides[0]).replace(" ", "") in _COST_NAMES:
-        return _cost_definition(rel, context, seed)
-    try:
-        sides = understand_equation(rel)
-    except Unparsed as err:
-        where = f" (at character {err.position + 1})" if err.position is not None else ""
-        return {"understood": None, "verdict": "unparsed", "reason": err.reason + where}
-    understood = " = ".join(echo(s) for s in sides)
-    verdicts = [judge(sides[k], sides[k + 1], context, seed) for k in range(len(sides) - 1)]
-    v = _combine(verdicts)
-    return {"understood": understood, "verdict": v.verdict, "reason": v.reason, "method": v.method,
-            "diagnosis": v.diagnosis, "counterexample": v.counterexample}
+    if kind == "definition":
+        first = next(k for k, op in enumerate(rel.ops) if op not in ("=",))
+        if len(rel.sides) > first + 2 and all(op == "=" for op in rel.ops[first + 1:]):
+            rel.sides, rel.ops = rel.sides[first + 1:], rel.ops[first + 1:]  # δ := ∂C/∂z = ...: check after it
+            return None
+        return {"understood": _echo_sides(rel), "verdict": "definition",
+                "reason": f"'{ops}' marks a definition: nothing to check"}
+    if kind == "update rule":
+        return {"understood": _echo_sides(rel), "verdict": "not checkable",
+                "reason": "an update rule (it has a learning rate), not an identity"}
+    if kind == "not checkable":
+        return {"understood": _echo_sides(rel), "verdict": "not checkable", "reason": f"'{ops}' is not an equality"}
+    if stated_value(rel.sides):
+        return {"understood": None, "verdict": "definition", "reason": "a value stated in the text"}
+    return None
 
 
-def _cost_definition(rel, context: Context, seed: int) -> dict:
-    """``C = ...`` defines the cost: a definition, compared with the model's cost when it can be read."""
-    out = {"understood": None, "verdict": "definition", "reason": "defines the cost"}
-    if len(rel.sides) != 2:
-        return out
-    try:
-        (rhs,) = resolve_bare([understand(rel.sides[1])])
-    except Unparsed:
-        return out
-    out["understood"] = f"C = {echo(rhs)}"
-    v = judge(cost_symbol("C"), rhs, context, seed)
-    spec = context.spec
-    if v.verdict == "proven":
-        out["reason"] = f"defines the cost: the model's {spec.cost} cost ({spec.reduction} over the batch)"
-        out["method"] = v.method
-    elif v.verdict == "refuted":
-        out["reason"] = f"defines a cost that is not the model's {spec.cost} cost ({spec.reduction}): the " \
-                        "verdicts below use the model's; give the model with --cost or a bpv directive"
-    return out
+def _model_definition(sides, context: Context, seed: int) -> dict | None:
+    """A refuted row that defines the model (forward pass, activation): the model under which it holds."""
+    lhs = sides[0]
+    if isinstance(lhs, Act) and lhs.order == 0:
+        return {"verdict": "definition", "reason": "defines the activation (not the model's: give --act to check "
+                "claims that depend on it)"}
+    return forward_definition(lhs, sides[1], context, seed)
 
 
 def _echo_sides(rel) -> str | None:
@@ -164,19 +210,30 @@ def _combine(verdicts: list[Verdict]) -> Verdict:
     return Verdict("proven", f"all {len(verdicts)} steps hold", "; ".join(dict.fromkeys(v.method for v in verdicts)))
 
 
-def _job(latex: str, spec: dict, source: str, dz: str | None, previous: str | None, seed: int) -> dict:
+def _job(latex: str, spec: dict, source: str, dz: str | None, cost_known: bool, previous: str | None, seed: int,
+         layer_subscripts: bool, jacobian: str | None = None, declared: bool = False) -> dict:
     from numeric.spec import ModelSpec
 
-    context = Context(ModelSpec.from_dict(spec), source, dz)
-    out = check_equation(latex, context, previous, seed)
+    context = Context(ModelSpec.from_dict(spec), source, dz, cost_known, jacobian, declared)
+    out = check_equation(latex, context, previous, seed, layer_subscripts)
     out["context"] = context.describe()
     return out
 
 
+#: the document says its dZ are per-example derivatives (course notes)
+_PER_EXAMPLE = re.compile(r"\bdZ\b[^\n]{0,120}\bper[- ](example|sample)|\bper[- ](example|sample)[^\n]{0,120}\bdZ\b")
+#: the document says which layout its Jacobians are in
+_JACOBIAN_LAYOUT = re.compile(r"\b(numerator|denominator)[- ]layout", re.I)
+_LAYER_SUBSCRIPT = re.compile(r"(?<![A-Za-z\\])W_\{?\d")
+
+
 def check_text(text: str, kind: str = "tex", context: Context | None = None, *, source: str = "<text>",
                timeout: float | None = 30.0, seed: int = 0) -> Report:
-    """Check every equation of a document's text. ``context`` from flags wins over the document's directives."""
+    """Check every equation of a document's text. ``context`` from flags wins over the document's directives and
+    definitions (a conflict is a note, printed on stderr); else the document's own definitions decide the model."""
     report = Report(source)
+    text, expanded = expand_document(text, kind)
+    report.expansions = expanded
     equations = extract_equations(text, kind, limit=MAX_EQUATIONS + 1)
     directives = find_directives(text)
     if context is not None and directives:
@@ -184,37 +241,76 @@ def check_text(text: str, kind: str = "tex", context: Context | None = None, *, 
     if len(equations) > MAX_EQUATIONS:
         report.notes.append(f"only the first {MAX_EQUATIONS} equations were checked")
         equations = equations[:MAX_EQUATIONS]
-    contexts = _contexts(directives, context)
+    state = _State(context, directives)
+    if context is None and _PER_EXAMPLE.search(text):
+        state.current = replace(state.current, dz="per_sample")
+        report.notes.append("dZ/dA read as per-example derivatives, as the document says")
+    said = _JACOBIAN_LAYOUT.search(text)
+    if said and (context is None or context.jacobian is None):
+        state.current = replace(state.current, jacobian=said.group(1).lower())
+        if context is not None:
+            state.given = replace(context, jacobian=said.group(1).lower())
+        report.notes.append(f"Jacobians read in the {said.group(1).lower()} layout, as the document says")
     previous: Equation | None = None
     runner = shared_runner(_job, timeout)
+    subscripts = _LAYER_SUBSCRIPT.search(text) is not None
     for eq in equations:
-        ctx = _context_at(contexts, eq.line)
+        ctx = state.at(eq.line)
         prev = previous.latex if previous is not None and previous.block == eq.block else None
-        result = runner.run({"latex": eq.latex, "spec": ctx.spec.to_dict(), "source": ctx.source,
-                             "dz": ctx.dz, "previous": prev, "seed": seed})
-        report.rows.append(Row(eq.line, eq.tag, eq.label, eq.latex, result.get("understood"), result["verdict"],
-                               result["reason"], result.get("method", ""), result.get("diagnosis"),
-                               result.get("counterexample"), result.get("context", ctx.describe())))
+        result = runner.run({"latex": eq.latex, "spec": ctx.spec.to_dict(), "source": ctx.source, "dz": ctx.dz,
+                             "cost_known": ctx.cost_known, "previous": prev, "seed": seed,
+                             "layer_subscripts": subscripts, "jacobian": ctx.jacobian, "declared": ctx.declared})
+        report.rows.append(_row(eq, result, ctx, text))
+        if result.get("adopt"):
+            state.adopt(result["adopt"], eq.line, report)
         previous = eq
     return report
 
 
-def _contexts(directives: list[tuple[int, str]], given: Context | None) -> list[tuple[int, Context]]:
-    """(from line, context) in order; a directive changes the context for the equations after it."""
-    if given is not None:
-        return [(0, given)]
-    out = [(0, Context())]
-    for line, text in directives:
-        out.append((line, context_from_directive(text, out[-1][1], f"bpv directive on line {line}")))
-    return out
+def _row(eq: Equation, result: dict, ctx: Context, text: str) -> Row:
+    """One row; an unparsed one says line and column in the document, the snippet, and what would be read."""
+    reason, column = result["reason"], None
+    if result["verdict"] == "unparsed":
+        snippet = result.get("snippet")
+        line = text.split("\n")[eq.line - 1] if 0 < eq.line <= text.count("\n") + 1 else ""
+        if snippet:
+            found = _column(line, snippet)
+            column = found if found is not None else result.get("column")
+        where = f"line {eq.line}" + (f", column {column}" if column else "")
+        reason = f"{where}" + (f", at '{snippet}'" if snippet else "") + f": not understood: {reason}"
+        if result.get("hint"):
+            reason += f"; understood instead: {result['hint']}"
+    return Row(eq.line, eq.tag, eq.label, eq.latex, result.get("understood"), result["verdict"], reason,
+               result.get("method", ""), result.get("diagnosis"), result.get("counterexample"),
+               result.get("context", ctx.describe()), result.get("strength"), result.get("repair"), column,
+               result.get("snippet"), result.get("hint"))
 
 
-def _context_at(contexts: list[tuple[int, Context]], line: int) -> Context:
-    ctx = contexts[0][1]
-    for start, c in contexts:
-        if start <= line:
-            ctx = c
-    return ctx
+class _State:
+    """The model as the document goes on: flags (fixed), else the default, directives and adopted definitions."""
+
+    def __init__(self, given: Context | None, directives: list[tuple[int, str]]):
+        self.given = given
+        self.directives = list(directives)
+        self.current = given if given is not None else Context(cost_known=False)
+
+    def at(self, line: int) -> Context:
+        while self.given is None and self.directives and self.directives[0][0] <= line:
+            start, text = self.directives.pop(0)
+            self.current = context_from_directive(text, self.current, f"bpv directive on line {start}")
+        return self.current
+
+    def adopt(self, changes: dict, line: int, report: Report) -> None:
+        if self.given is not None:
+            spec = self.given.spec
+            differs = {k: v for k, v in changes.items() if k in ("cost", "reduction", "layout")
+                       and str(getattr(spec, k)) != str(v)}
+            if differs:
+                said = ", ".join(f"{k}={v}" for k, v in differs.items())
+                report.notes.append(f"line {line}: the document defines {said}, the command line says otherwise; "
+                                    "the command line wins")
+            return
+        self.current = adopt(self.current, changes, f"the document's definition on line {line}")
 
 
 def check_file(path: str | Path, context: Context | None = None, *, timeout: float | None = 30.0,

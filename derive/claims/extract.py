@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from derive.claims.tokens import protect_arrays
 from numeric.errors import BadInput
 
 __all__ = [
@@ -232,11 +233,37 @@ def _rows_of(body: str, body_offset: int, env: str, starts: list[int], split: bo
 _OPENERS = (("$$", "$$", "$$"), ("\\[", "\\]", "\\["), ("\\(", "\\)", "\\("))
 
 
+def _at_backslash(masked: str, p: int, starts: list[int], missing: set[str], eqs: list[Equation]) -> int:
+    """An environment or a ``\\[``/``\\(`` block at the backslash ``p``: its rows appended, the offset after it."""
+    if p > 0 and masked[p - 1] == "\\":
+        return p + 1
+    m = _BEGIN.match(masked, p)
+    if m:
+        name = m.group(1) + m.group(2)
+        closer = f"\\end{{{name}}}"
+        end = -1 if closer in missing else masked.find(closer, m.end())
+        if end < 0:
+            missing.add(closer)
+            return m.end()
+        eqs.extend(_rows_of(masked[m.end():end], m.end(), name, starts))
+        return end + len(closer)
+    for opener, closer, env in _OPENERS[1:]:
+        if masked.startswith(opener, p):
+            end = -1 if closer in missing else masked.find(closer, p + 2)
+            if end < 0:
+                missing.add(closer)
+                return p + 2
+            eqs.extend(_body_rows(masked[p + 2:end], p + 2, env, starts))
+            return end + 2
+    return p + 1
+
+
 def extract_equations(text: str, kind: str = "tex", limit: int | None = None) -> list[Equation]:
     """Every equation row of a document, in order (see the module doc). ``kind`` is ``tex`` or ``md``.
 
     With ``limit``, scanning stops once that many rows were found.
     """
+    text = protect_arrays(text)
     masked = _mask_markdown(text) if kind == "md" else _mask_tex_comments(text)
     starts = [m.end() for m in re.finditer("\n", text)]  # offsets where lines 2, 3, ... begin
     eqs: list[Equation] = []
@@ -254,33 +281,7 @@ def extract_equations(text: str, kind: str = "tex", limit: int | None = None) ->
             break
         p = min(cands)
         if masked[p] == "\\":
-            if p > 0 and masked[p - 1] == "\\":
-                i = p + 1
-                continue
-            m = _BEGIN.match(masked, p)
-            if m:
-                name = m.group(1) + m.group(2)
-                closer = f"\\end{{{name}}}"
-                end = -1 if closer in missing else masked.find(closer, m.end())
-                if end < 0:
-                    missing.add(closer)
-                    i = m.end()
-                    continue
-                eqs.extend(_rows_of(masked[m.end():end], m.end(), name, starts))
-                i = end + len(closer)
-                continue
-            for opener, closer, env in _OPENERS[1:]:
-                if masked.startswith(opener, p):
-                    end = -1 if closer in missing else masked.find(closer, p + 2)
-                    if end < 0:
-                        missing.add(closer)
-                        i = p + 2
-                        break
-                    eqs.extend(_body_rows(masked[p + 2:end], p + 2, env, starts))
-                    i = end + 2
-                    break
-            else:
-                i = p + 1
+            i = _at_backslash(masked, p, starts, missing, eqs)
             continue
         # a dollar sign
         if p > 0 and masked[p - 1] == "\\":

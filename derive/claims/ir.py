@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["BATCH_NAMES", "MATRIX_NAMES", "Act", "Had", "ISum", "Mat", "Ones", "Partial", "Tr", "cost_symbol",
-           "index_symbol", "is_matrix"]
+__all__ = ["BATCH_NAMES", "MATRIX_NAMES", "Act", "Cases", "Cross", "Deriv", "EFn", "Had", "ISum", "Mat", "MatLit",
+           "Ones", "Partial", "SqNorm", "Tr", "cost_symbol", "index_symbol", "is_matrix"]
 
 #: names of vector / matrix quantities (per-sample vectors in lower case, batch matrices in upper case)
 MATRIX_NAMES = ("w", "b", "z", "a", "delta", "y", "x", "W", "A", "Z", "X", "Y", "B", "Delta",
@@ -138,7 +138,7 @@ class Had(sp.Function):
 
 
 def _atomic(x) -> bool:
-    return isinstance(x, (Mat, Tr, Act, Partial, sp.Symbol, sp.Indexed, sp.Number, Ones))
+    return isinstance(x, (Mat, Tr, Act, Partial, Deriv, MatLit, sp.Symbol, sp.Indexed, sp.Number, Ones))
 
 
 def _group_tex(printer, x) -> str:
@@ -196,6 +196,78 @@ class Partial(sp.Function):
         return f"∂{_p(printer, self.args[0])}/∂{_p(printer, self.args[1])}"
 
 
+class Deriv(sp.Function):
+    """∂u/∂v of a quantity of the model (not the cost): ``u`` any IR expression, ``v`` an element (``z[l, j]``) or a
+    vector/matrix (``Mat(z, l)``). Its value is computed by differentiating the model's own forward pass
+    (:mod:`derive.claims.local`); between vectors it is the Jacobian."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, u, v):
+        return None
+
+    def _eval_is_commutative(self):
+        return bool(self.args[0].is_commutative and self.args[1].is_commutative)
+
+    def _latex(self, printer) -> str:
+        u = self.args[0]
+        if isinstance(u, (Mat, sp.Indexed, sp.Symbol)):
+            return f"\\frac{{\\partial {_p(printer, u)}}}{{\\partial {_p(printer, self.args[1])}}}"
+        return f"\\frac{{\\partial}}{{\\partial {_p(printer, self.args[1])}}}\\left({_p(printer, u)}\\right)"
+
+    def _booktext(self, printer) -> str:
+        return f"∂({_p(printer, self.args[0])})/∂{_p(printer, self.args[1])}"
+
+
+class MatLit(sp.Function):
+    """A matrix literal (``pmatrix``/``bmatrix``): ``MatLit(rows, cols, e11, e12, ...)``, entries row by row."""
+
+    is_commutative = False
+
+    @classmethod
+    def eval(cls, *args):
+        return None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.args[0]), int(self.args[1])
+
+    def rows(self) -> list[list[sp.Basic]]:
+        r, c = self.shape
+        return [list(self.args[2 + i * c: 2 + (i + 1) * c]) for i in range(r)]
+
+    def _latex(self, printer) -> str:
+        body = " \\\\ ".join(" & ".join(_p(printer, x) for x in row) for row in self.rows())
+        return f"\\begin{{pmatrix}} {body} \\end{{pmatrix}}"
+
+    def _booktext(self, printer) -> str:
+        return "[" + "; ".join(", ".join(_p(printer, x) for x in row) for row in self.rows()) + "]"
+
+
+class Cases(sp.Function):
+    """A piecewise definition (``cases``): ``Cases(v1, c1, v2, c2, ...)``; ``c`` a relational or ``true``
+    (otherwise). The value is that of the first case whose condition holds."""
+
+    @classmethod
+    def eval(cls, *args):
+        return None
+
+    def _eval_is_commutative(self):
+        return all(x.is_commutative for x in self.args[::2])
+
+    def pairs(self) -> list[tuple[sp.Basic, sp.Basic]]:
+        return list(zip(self.args[::2], self.args[1::2], strict=True))
+
+    def _latex(self, printer) -> str:
+        body = " \\\\ ".join(f"{_p(printer, v)} & " + ("\\text{otherwise}" if c is sp.true else _p(printer, c))
+                              for v, c in self.pairs())
+        return f"\\begin{{cases}} {body} \\end{{cases}}"
+
+    def _booktext(self, printer) -> str:
+        return "{" + "; ".join(f"{_p(printer, v)} if {_p(printer, c)}" for v, c in self.pairs()) + "}"
+
+
 class ISum(sp.Function):
     """Σ_k body: the sum over every value of index ``k`` for which the body is defined on the model."""
 
@@ -234,3 +306,55 @@ class Ones(sp.Function):
 
     def _booktext(self, printer) -> str:
         return "𝟙"
+
+
+class EFn(sp.Function):
+    """An element-wise function (``ln``, ``exp``, ``tanh``) of a vector or matrix: ``EFn(arg, Symbol("tanh"))``."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, arg, name):
+        return None
+
+    def _eval_is_commutative(self):
+        return self.args[0].is_commutative
+
+    def _latex(self, printer) -> str:
+        return f"\\{self.args[1]}\\left({_p(printer, self.args[0])}\\right)"
+
+    def _booktext(self, printer) -> str:
+        return f"{self.args[1]}({_p(printer, self.args[0])})"
+
+
+class SqNorm(sp.Function):
+    """The squared Euclidean norm ‖v‖² of a vector (the sum of the squares of its entries: a scalar)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        return None
+
+    def _latex(self, printer) -> str:
+        return f"\\left\\|{_p(printer, self.args[0])}\\right\\|^{{2}}"
+
+    def _booktext(self, printer) -> str:
+        return f"‖{_p(printer, self.args[0])}‖²"
+
+
+class Cross(sp.Function):
+    """``x \\times y``: a matrix product or an element-wise one, whichever the shapes allow (both: ambiguous)."""
+
+    is_commutative = False
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a, b):
+        return None
+
+    def _latex(self, printer) -> str:
+        return " \\times ".join(_group_tex(printer, x) for x in self.args)
+
+    def _booktext(self, printer) -> str:
+        return " × ".join(_group_txt(printer, x) for x in self.args)

@@ -16,29 +16,32 @@ model is *not checkable*, never refuted.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from derive.claims.ir import BATCH_NAMES, Act, Had, ISum, Mat, Partial, Tr, is_matrix
-from derive.claims.semantics import (
-    Context,
-    Evaluator,
-    Instance,
-    NotCheckable,
-    OutOfRange,
-    ShapeMismatch,
-    instance_spec,
-)
-from derive.core.book import book_text
-from derive.core.symbols import delta as delta_base
-from derive.core.symbols import z as z_base
+from derive.claims.evaluator import CrossAmbiguous, Evaluator, Reading
+from derive.claims.instance import Instance
+from derive.claims.ir import BATCH_NAMES, Deriv, ISum, Mat
+from derive.claims.local import has_jacobian
+from derive.claims.near_misses import variants
+from derive.claims.semantics import Context, NotCheckable, OutOfRange, ShapeMismatch, instance_spec
+from derive.claims.symbolic import symbolic_proof
+from derive.core.book import book_latex
 from numeric.spec import Layout
 
-__all__ = ["BATCH_M", "TOLERANCE", "Verdict", "diagnose", "free_indices", "instance", "judge"]
+__all__ = ["BATCH_M", "TOLERANCE", "Verdict", "batch_size", "diagnose", "free_indices", "instance", "judge", "repair"]
 
-#: batch size of the instance for claims about a batch (3: a stray 1/m is not confused with a factor 2)
+#: the smallest batch size of the instance for claims about a batch (3: a stray 1/m is not confused with a factor
+#: 2); the batch size is the first one from here that is none of the instance's widths (:func:`batch_size`)
 BATCH_M = 3
+
+
+def batch_size(context: Context) -> int:
+    """m for a claim about a batch: at least :data:`BATCH_M` and different from every width of the instance, so
+    that no batch matrix is square and no product of two of them fits by accident."""
+    sizes = set(instance_spec(context.spec).sizes)
+    return next(m for m in range(BATCH_M, BATCH_M + 20) if m not in sizes)
 TOLERANCE = sp.Float("1e-25", 45)
 _INDEX_NAMES = frozenset("ijklpqrstnL")
 
@@ -53,10 +56,12 @@ class Verdict:
     diagnosis: str | None = None
     counterexample: dict | None = None
     details: dict = field(default_factory=dict)
+    strength: str | None = None  # proven: exact (an instance in exact arithmetic) or numeric (digits stated)
+    repair: str | None = None  # refuted: the corrected equation, LaTeX in the document's notation
 
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "reason": self.reason, "method": self.method, "diagnosis": self.diagnosis,
-                "counterexample": self.counterexample}
+                "counterexample": self.counterexample, "strength": self.strength, "repair": self.repair}
 
 
 def free_indices(expr: sp.Basic) -> set[sp.Symbol]:
@@ -129,7 +134,38 @@ def _show(v) -> str:
         return str(v)
 
 
-def _evaluate(lhs, rhs, inst: Instance, convention: str, indices: list[sp.Symbol], layout: Layout) -> _Outcome:
+def _diagonal_reading(lhs, rhs, lv, rv):
+    """∂a/∂z = σ'(z), ∂z/∂b = 1: a diagonal Jacobian written as the vector (or scalar) of its diagonal."""
+    if not (isinstance(lhs, Deriv) or isinstance(rhs, Deriv)):
+        return lv, rv
+    for jac, other, swap in ((lv, rv, False), (rv, lv, True)):
+        if isinstance(jac, sp.MatrixBase) and jac.is_square and jac.rows > 1 and jac.is_diagonal():
+            n = jac.rows
+            if isinstance(other, sp.MatrixBase) and other.shape in ((n, 1), (1, n)):
+                diag = jac.diagonal().reshape(*other.shape)
+            elif not isinstance(other, sp.MatrixBase):
+                diag, other = jac.diagonal().reshape(n, 1), sp.Matrix([other] * n)
+            else:
+                continue
+            return (other, diag) if swap else (diag, other)
+    return lv, rv
+
+
+def _left_value(ev: Evaluator, lhs, inst: Instance, p: int, bind: dict, reading, layout):
+    """The left side's value, kept on the instance: every near miss of a claim shares its left side."""
+    key = ("lhs", lhs, p, tuple(sorted(bind.items(), key=str)), reading, str(layout))
+    if key not in inst.values:
+        try:
+            inst.values[key] = ev.value(lhs)
+        except OutOfRange as err:
+            inst.values[key] = err
+    v = inst.values[key]
+    if isinstance(v, OutOfRange):
+        raise v
+    return v
+
+
+def _evaluate(lhs, rhs, inst: Instance, convention, indices: list[sp.Symbol], layout: Layout) -> _Outcome:
     top = max(max(inst.spec.sizes), inst.m, inst.L)
     ranges = [range(0, top + 1)] * len(indices)
     # a unit index missing on the right where the left exists is the claim's error, but only when the left side
@@ -142,7 +178,7 @@ def _evaluate(lhs, rhs, inst: Instance, convention: str, indices: list[sp.Symbol
         for p in range(len(inst.points)):
             ev = Evaluator(inst, p, bind, convention, layout)
             try:
-                lv = ev.value(lhs)
+                lv = _left_value(ev, lhs, inst, p, bind, convention, layout)
             except OutOfRange:
                 valid = False
                 break
@@ -156,6 +192,7 @@ def _evaluate(lhs, rhs, inst: Instance, convention: str, indices: list[sp.Symbol
                 out.holds = False
                 out.failure = {**where, "point": p + 1, "lhs": _show(lv), "rhs": f"undefined ({err})"}
                 return out
+            lv, rv = _diagonal_reading(lhs, rhs, lv, rv)
             lm, rm = isinstance(lv, sp.MatrixBase), isinstance(rv, sp.MatrixBase)
             if lm != rm or (lm and lv.shape != rv.shape):
                 shape_l = lv.shape if lm else "a scalar"
@@ -180,77 +217,26 @@ def _evaluate(lhs, rhs, inst: Instance, convention: str, indices: list[sp.Symbol
 def _holds(lhs, rhs, inst, convention, indices, layout) -> bool:
     try:
         return _evaluate(lhs, rhs, inst, convention, indices, layout).holds
-    except (NotCheckable, ShapeMismatch, ZeroDivisionError):
+    except (NotCheckable, ShapeMismatch, ZeroDivisionError, CrossAmbiguous):
         return False
 
 
 # ----- near misses ----------------------------------------------------------------------------------------------
 
 
-def _z_nodes(*exprs) -> list[sp.Basic]:
-    found = []
-    for e in exprs:
-        for n in sp.preorder_traversal(e):
-            cand = None
-            if (isinstance(n, sp.Indexed) and n.base == z_base) or (isinstance(n, Mat) and n.name in ("z", "Z")):
-                cand = n
-            elif isinstance(n, sp.Indexed) and n.base == delta_base:
-                cand = z_base[n.indices]
-            elif isinstance(n, Mat) and n.name in ("delta", "Delta", "dZ") and n.layer is not None:
-                cand = Mat(sp.Symbol("z" if n.name == "delta" else "Z"), *n.args[1:])
-            if cand is not None and cand not in found:
-                found.append(cand)
-    return found
-
-
-def _variants(lhs, rhs, indices, m_symbol):
-    """(description, new right side) for each typical slip, in the order they are tried."""
-    yield "sign: the right side has the wrong sign", -rhs
-    yield "factor 2: the right side is half the true value", 2 * rhs
-    yield "factor 2: the right side is twice the true value", rhs / 2
-    yield "missing 1/m: the right side lacks the 1/m of the mean over the batch", rhs / m_symbol
-    yield "stray 1/m: the right side has a 1/m too many", rhs * m_symbol
-    for zn in _z_nodes(lhs, rhs):
-        fix = Had(rhs, Act(zn, 1)) if is_matrix(rhs) else rhs * Act(zn, 1)
-        yield f"missing sigma': the right side lacks the factor sigma'({book_text(zn)})", fix
-    for node in [n for n in sp.preorder_traversal(rhs) if isinstance(n, Act) and n.order == 1]:
-        yield f"extra sigma': the factor {book_text(node)} does not belong", rhs.xreplace({node: sp.Integer(1)}) \
-            if not is_matrix(node) else _drop_had(rhs, node)
-    for node in [n for n in sp.preorder_traversal(rhs) if isinstance(n, (Mat, Tr, Partial)) and is_matrix(n)]:
-        if isinstance(node, Tr):
-            yield f"transpose: {book_text(node)} should not be transposed", rhs.xreplace({node: node.args[0]})
-        elif not isinstance(node.args[0] if isinstance(node, Partial) else node, Tr):
-            yield f"transpose: {book_text(node)} should be transposed", rhs.xreplace({node: Tr(node)})
-    if is_matrix(rhs):
-        yield "transpose: the right side is the transpose of the true value", Tr(rhs)
-    for node in [n for n in sp.preorder_traversal(rhs) if isinstance(n, sp.Mul)]:
-        c_part = [x for x in node.args if x.is_commutative]
-        nc_part = [x for x in node.args if not x.is_commutative]
-        if len(nc_part) >= 2:
-            swapped = sp.Mul(*c_part) * sp.Mul(*reversed(nc_part))
-            yield "order: the matrix product is written in the other order (the other layout's form?)", \
-                rhs.xreplace({node: swapped})
-    for u, v in itertools.combinations(sorted(indices, key=str), 2):
-        yield f"swapped index: {u} and {v} are exchanged on the right side", rhs.xreplace({u: v, v: u})
-    for node in [n for n in sp.preorder_traversal(rhs) if isinstance(n, sp.Indexed) and len(n.indices) == 3]:
-        swapped = node.base[node.indices[0], node.indices[2], node.indices[1]]
-        yield f"swapped index: {book_text(node)} should be {book_text(swapped)}", rhs.xreplace({node: swapped})
-
-
-def _drop_had(expr, node):
-    def fix(h):
-        args = [x for x in h.args if x != node]
-        return args[0] if len(args) == 1 else h
-    return expr.replace(lambda h: isinstance(h, Had) and node in h.args, fix)
-
-
 def diagnose(lhs, rhs, inst: Instance, convention: str, indices, layout: Layout) -> str | None:
+    found = repair(lhs, rhs, inst, convention, indices, layout)
+    return found[0] if found else None
+
+
+def repair(lhs, rhs, inst: Instance, convention: str, indices, layout: Layout) -> tuple[str, str] | None:
+    """(the slip, the corrected equation as LaTeX) for the first typical slip whose fix makes the claim hold."""
     m_symbol = sp.Symbol("m", integer=True, positive=True)
-    for text, fixed in _variants(lhs, rhs, indices, m_symbol):
+    for text, fixed in variants(lhs, rhs, indices, m_symbol):
         if "1/m" in text and inst.m == 1:
             continue
         if _holds(lhs, fixed, inst, convention, indices, layout):
-            return text
+            return text, f"{book_latex(lhs)} = {book_latex(fixed)}"
     return None
 
 
@@ -265,62 +251,130 @@ def _method(out: _Outcome, inst: Instance, indices, points: int) -> str:
             f"{inst.spec.act_text}/{inst.spec.cost} instance (m = {inst.m}), {arith}")
 
 
-def judge(lhs: sp.Basic, rhs: sp.Basic, context: Context, seed: int = 0) -> Verdict:
-    """The verdict on ``lhs = rhs`` against the derivation on ``context`` (see the module doc)."""
+def judge(lhs: sp.Basic, rhs: sp.Basic, context: Context, seed: int = 0, diagnose: bool = True) -> Verdict:
+    """The verdict on ``lhs = rhs`` against the derivation on ``context`` (see the module doc).
+
+    ``diagnose=False``: no near-miss search (a caller that only needs to know whether the claim holds)."""
     indices = sorted(free_indices(lhs) | free_indices(rhs), key=str)
-    m = BATCH_M if _needs_batch(lhs) or _needs_batch(rhs) else 1
+    m = batch_size(context) if _needs_batch(lhs) or _needs_batch(rhs) else 1
     try:
         inst = instance(context, m, seed)
     except Exception as err:  # a model this instance cannot be built for
         return Verdict("not checkable", f"cannot build the model instance: {err}")
     # batch matrices follow the context's layout; per-sample vectors are the book's columns in every layout
     layout = context.spec.layout if m > 1 else Layout.COLUMNS
-    ambiguous_conv = _has_dz(lhs) or _has_dz(rhs)
-    if context.dz is not None:
-        conventions = [context.dz]
-    elif ambiguous_conv and m > 1 and inst.spec.reduction == "mean":
-        conventions = ["per_sample", "batch"]
-    else:
-        conventions = ["per_sample"]
-    outcomes = {}
+    readings = _readings(lhs, rhs, context, inst)
+    case = _Case(lhs, rhs, inst, indices, layout, context.declared, diagnose)
+    outcomes: dict[Reading, _Outcome] = {}
     try:
-        for conv in conventions:
-            outcomes[conv] = _evaluate(lhs, rhs, inst, conv, indices, layout)
+        for reading in list(readings):
+            try:
+                outcomes[reading] = _evaluate(lhs, rhs, inst, reading, indices, layout)
+            except CrossAmbiguous:  # both products fit: each reading of × is a convention of its own
+                readings.remove(reading)
+                for cross in ("matrix", "elementwise"):
+                    r = replace(reading, cross=cross)
+                    readings.append(r)
+                    outcomes[r] = _evaluate(lhs, rhs, inst, r, indices, layout)
     except NotCheckable as err:
         return Verdict("not checkable", str(err))
     except ShapeMismatch as err:
-        conv = conventions[0]
-        diag = diagnose(lhs, rhs, inst, conv, indices, layout)
-        if diag is None:
-            return Verdict("not checkable", f"the shapes do not fit ({err}) and no single slip explains it")
-        return Verdict("refuted", f"{diag} (as written the shapes do not fit: {err})", "shapes", diag)
+        other = _other_layout(lhs, rhs, inst, readings[0], indices, layout, context)
+        if other is not None:
+            return case.ambiguous(other[0], readings[0], other[1])
+        return case.shapes(readings[0], f"as written the shapes do not fit: {err}")
     except ZeroDivisionError:
         return Verdict("not checkable", "division by zero at a sample point")
-    n_points = len(inst.points)
-    held = [c for c in conventions if outcomes[c].holds]
-    if len(held) == len(conventions):
-        out = outcomes[conventions[0]]
-        reason = "holds"
-        if ambiguous_conv and len(conventions) == 1 and context.dz:
-            reason += f" (dZ/dA read as {'per-sample dC_x/dZ' if context.dz == 'per_sample' else 'dC/dZ'})"
-        return Verdict("proven", reason, _method(out, inst, indices, n_points))
+    held = [r for r in readings if outcomes[r].holds]
+    other = None if held else _other_layout(lhs, rhs, inst, readings[0], indices, layout, context)
+    if other is not None:
+        return case.ambiguous(other[0], readings[0], other[1])
+    if len(held) == len(readings):
+        out = outcomes[readings[0]]
+        fields = tuple(f for f, used in (("dz", _has_dz(lhs) or _has_dz(rhs)),
+                                         ("jacobian", has_jacobian(lhs) or has_jacobian(rhs)),
+                                         ("cross", readings[0].cross is not None)) if used)
+        said = readings[0].describe(fields) if len(readings) == 1 and fields else ""
+        reason = "holds" + (f" (read with {said})" if said else "")
+        method = _method(out, inst, indices, len(inst.points))
+        every_size = symbolic_proof(lhs, rhs, context)
+        if every_size:
+            return Verdict("proven", reason, f"{every_size}; {method}", strength="symbolic")
+        return Verdict("proven", reason, method, strength="exact" if out.exact else "numeric")
     if held:
-        good = held[0]
-        bad = next(c for c in conventions if c not in held)
-        diag = diagnose(lhs, rhs, inst, bad, indices, layout) or "does not hold"
-        names = {"per_sample": "the per-sample dC_x/dZ (course notes)", "batch": "dC/dZ of the batch cost"}
-        return Verdict("ambiguous", f"holds if dZ/dA is {names[good]}; if it is {names[bad]}: {diag}",
-                       _method(outcomes[good], inst, indices, n_points), diag)
-    conv = conventions[0]
-    out = outcomes[conv]
-    if out.shape:
-        diag = diagnose(lhs, rhs, inst, conv, indices, layout)
-        if diag is None:
-            return Verdict("not checkable", f"the shapes do not fit ({out.shape}) and no single slip explains it")
-        return Verdict("refuted", f"{diag} (as written: {out.shape})", "shapes", diag)
-    diag = diagnose(lhs, rhs, inst, conv, indices, layout)
-    ce = out.failure
-    where = ", ".join(f"{k}={v}" for k, v in ce.items() if k not in ("lhs", "rhs", "point"))
-    reason = (diag + "; " if diag else "") + f"counterexample{' at ' + where if where else ''}: " \
-        f"left {ce['lhs']}, right {ce['rhs']}"
-    return Verdict("refuted", reason, f"counterexample at random point {ce['point']}", diag, ce)
+        return case.ambiguous(held[0], next(r for r in readings if r not in held), outcomes[held[0]])
+    return case.refuted(readings[0], outcomes[readings[0]])
+
+
+def _other_layout(lhs, rhs, inst, reading: Reading, indices, layout, context: Context):
+    """(reading, outcome) when the claim holds with its Jacobians in the denominator layout (not declared)."""
+    if context.jacobian is not None or not (has_jacobian(lhs) or has_jacobian(rhs)):
+        return None
+    other = replace(reading, jacobian="denominator")
+    try:
+        out = _evaluate(lhs, rhs, inst, other, indices, layout)
+    except (NotCheckable, ShapeMismatch, ZeroDivisionError, CrossAmbiguous):
+        return None
+    return (other, out) if out.holds else None
+
+
+def _readings(lhs, rhs, context: Context, inst: Instance) -> list[Reading]:
+    """The conventions the claim is evaluated under: the declared ones, else every common one it depends on."""
+    if context.dz is not None:
+        dzs = [context.dz]
+    elif (_has_dz(lhs) or _has_dz(rhs)) and inst.m > 1 and inst.spec.reduction == "mean":
+        dzs = ["per_sample", "batch"]
+    else:
+        dzs = ["per_sample"]
+    return [Reading(dz, context.jacobian or "numerator") for dz in dzs]
+
+
+@dataclass
+class _Case:
+    """One claim on one instance: the verdicts that need a diagnosis (near misses and their repairs).
+
+    ``declared``: the model is the document's own (flags, directive, its definitions), so a claim whose shapes
+    cannot fit is refuted; on a model only inferred it is not checkable."""
+
+    lhs: sp.Basic
+    rhs: sp.Basic
+    inst: Instance
+    indices: list
+    layout: Layout
+    declared: bool = False
+    diagnose: bool = True
+
+    def repair(self, reading: Reading) -> tuple[str, str] | None:
+        if not self.diagnose:
+            return None
+        return repair(self.lhs, self.rhs, self.inst, reading, self.indices, self.layout)
+
+    def shapes(self, reading: Reading, what: str) -> Verdict:
+        found = self.repair(reading)
+        if found is not None:
+            return Verdict("refuted", f"{found[0]} ({what})", "shapes", found[0], repair=found[1])
+        if self.declared:
+            return Verdict("refuted", f"shapes: {what} on the {self.inst.spec.net} instance, whose widths and batch "
+                           "size all differ, so no other sizes of this model make them fit", "shapes",
+                           f"shapes: {what}")
+        return Verdict("not checkable", f"{what}, and no single slip explains it (the model was inferred, not "
+                       "declared: give --net/--layout or a bpv directive to have shapes judged)")
+
+    def ambiguous(self, good: Reading, bad: Reading, out: _Outcome) -> Verdict:
+        found = self.repair(bad)
+        diag = found[0] if found else "does not hold"
+        fields = tuple(f for f in ("dz", "jacobian", "cross") if getattr(good, f) != getattr(bad, f))
+        return Verdict("ambiguous", f"holds with {good.describe(fields)}; with {bad.describe(fields)}: {diag}",
+                       _method(out, self.inst, self.indices, len(self.inst.points)), diag)
+
+    def refuted(self, reading: Reading, out: _Outcome) -> Verdict:
+        if out.shape:
+            return self.shapes(reading, f"as written: {out.shape}")
+        found = self.repair(reading)
+        diag = found[0] if found else None
+        ce = out.failure
+        where = ", ".join(f"{k}={v}" for k, v in ce.items() if k not in ("lhs", "rhs", "point"))
+        reason = (diag + "; " if diag else "") + f"counterexample{' at ' + where if where else ''}: " \
+            f"left {ce['lhs']}, right {ce['rhs']}"
+        return Verdict("refuted", reason, f"counterexample at random point {ce['point']}", diag, ce,
+                       repair=found[1] if found else None)

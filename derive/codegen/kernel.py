@@ -28,8 +28,11 @@ from derive import __version__ as BPV_VERSION
 from derive.backprop.batch import CAP, BatchForms, derive_batch_forms
 from derive.backprop.model_functions import model_function_derivations
 from derive.codegen.elementwise import SOFTMAX_PIECES, inlined, piece_source, softmax_source
+from derive.codegen.folded import Folded, folded_forms, folded_source
 from derive.codegen.model_lines import ModelLines
 from derive.codegen.validation import validation_source
+from derive.codegen.workspace import workspace_source
+from derive.core.steps import Derivation
 from derive.functions.stable import StableForms, derive_stable_forms, lse, piece_name
 from numeric.spec import ModelSpec
 
@@ -48,14 +51,14 @@ def kernel_name(spec: ModelSpec) -> str:
 def derivation_hash(spec: ModelSpec) -> str:
     """Digest of every derivation the kernel is printed from (batch forms, stable forms, model functions)."""
     h = hashlib.sha256()
-    parts = [derive_batch_forms(spec).derivation, derive_stable_forms(spec).derivation,
+    parts = [derive_batch_forms(spec).derivation, derive_stable_forms(spec).derivation, folded_forms(spec)[1],
              *model_function_derivations(spec)]
     for d in parts:
         h.update(d.hash().encode())
     return h.hexdigest()[:16]
 
 
-def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms) -> str:
+def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms, folded: Derivation) -> str:
     acts = ",".join(str(a) for a in spec.activations)
     lines = [
         f"Generated NumPy kernel for the model family of {spec.title} (any widths).",
@@ -74,9 +77,9 @@ def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms) -> str:
         " with",
         "sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with",
         "this model's own functions). Each element-wise function is printed from a form proven equal to the",
-        "derived one (the *.kernel steps and the fused costs). Steps, verdicts and methods:",
+        "derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:",
     ]
-    for d in (forms.derivation, stable.derivation):
+    for d in (forms.derivation, stable.derivation, folded):
         for s in d.steps:
             if s.kind.unchecked:
                 continue
@@ -93,8 +96,9 @@ def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms) -> str:
 
 
 def _preamble(spec: ModelSpec) -> str:
-    return ("from __future__ import annotations\n\nimport numpy as np\n\n"
-            '__all__ = ["FAMILY", "KEYS", "LAYERS", "forward", "gradients", "loss"]\n\n'
+    return ("from __future__ import annotations\n\nimport threading\n\nimport numpy as np\n\n"
+            '__all__ = [\n    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", '
+            '"forward", "gradients",\n    "loss",\n]\n\n'
             f"#: What this kernel serves: every width of this family.\nFAMILY = {spec.family_key()!r}\n"
             f"LAYERS = {spec.L}\n")
 
@@ -105,11 +109,11 @@ def _rule(title: str, width: int = 110) -> str:
     return "\n\n" + text + "-" * (width - len(text)) + "\n"
 
 
-def _elementwise(spec: ModelSpec, stable: StableForms) -> list[str]:
+def _elementwise(spec: ModelSpec, stable: StableForms, folded: dict[str, Folded]) -> list[str]:
     """Every element-wise function the kernel calls; the identity is inlined (A = Z, no factor 1), the softmax
-    pieces are printed inside the shifted softmax."""
-    parts = ["\n\n" + piece_source(piece) for key, piece in stable.pieces.items()
-             if key not in SOFTMAX_PIECES and not inlined(piece)]
+    pieces are printed inside the shifted softmax, a forward form that folds is printed folded."""
+    parts = ["\n\n" + (folded_source(folded[key]) if key in folded else piece_source(piece))
+             for key, piece in stable.pieces.items() if key not in SOFTMAX_PIECES and not inlined(piece)]
     out = spec.layers[-1].act
     if not out.entry.elementwise:
         lse_needed = lse in stable.pieces["cost_term"].args
@@ -134,10 +138,16 @@ def generate_kernel_source(spec: ModelSpec) -> str:
     if not forms.holds or not stable.holds:
         bad = [s.label for s in forms.derivation.failures() + stable.derivation.failures()]
         raise ValueError(f"cannot generate a kernel from forms that do not hold: {', '.join(bad)}")
+    folded, folded_derivation = folded_forms(spec)
+    if not folded_derivation.holds:
+        raise ValueError(f"cannot generate a kernel from folded forms that do not hold: "
+                         f"{', '.join(s.label for s in folded_derivation.failures())}")
     model = ModelLines(spec, forms, stable)
-    parts = [_header(spec, forms, stable), _preamble(spec),
-             _rule("element-wise functions, printed from the proven stable forms", 109), *_elementwise(spec, stable),
+    parts = [_header(spec, forms, stable, folded_derivation), _preamble(spec),
+             _rule("element-wise functions, printed from the proven stable forms", 109),
+             *_elementwise(spec, stable, folded),
              _rule("checking the arguments"), validation_source(spec),
+             _rule("the workspace: intermediates kept between calls"), workspace_source(spec),
              _rule("the model, printed from the proven batch forms")]
     parts += ["\n\n" + "\n".join(body) + "\n" for body in (model.forward(), model.loss(), model.gradients())]
     source = re.sub(r"\n{4,}", "\n\n\n", "".join(parts))  # two blank lines between definitions, as PEP 8

@@ -14,6 +14,7 @@ import sympy as sp
 
 from derive.backprop.batch import BatchForms
 from derive.codegen.elementwise import inlined
+from derive.codegen.folded import fold_activation
 from derive.codegen.printer import KernelPrinter, LayerFunctions, MatrixNames
 from derive.functions.stable import StableForms, a, lse, n_units, piece_name, stable_activation, y, z
 from numeric.functions import TargetKind
@@ -28,7 +29,9 @@ def layer_functions(act: ActSpec) -> LayerFunctions:
         name = piece_name(act)
         return LayerFunctions(name, None, f"{name}_vjp")
     fwd, prime, _ = stable_activation(act)
-    return LayerFunctions(None if inlined(fwd) else fwd.name, None if inlined(prime) else prime.name)
+    folded = fold_activation(act)
+    return LayerFunctions(None if inlined(fwd) else fwd.name, None if inlined(prime) else prime.name,
+                          forward_scratch=folded is not None)
 
 
 def matrix_names(spec: ModelSpec, forms: BatchForms, stable: StableForms) -> MatrixNames:
@@ -91,15 +94,32 @@ class ModelLines:
         """The checked input batch A^0; its feature count is checked against the first layer's weights."""
         return f"    {self.name(self.forms.names.A(0))} = _inputs(x, {self.spec.layers[0].W})"
 
-    def forward_lines(self, upto_z: bool = False) -> list[str]:
-        """Z^l and A^l of every layer (the output layer's A^l left out with ``upto_z``)."""
+    def setup(self) -> list[str]:
+        """The working dtype (every array the call makes has it: float32 in, float32 out), the batch size and
+        the workspace of this dtype and these shapes."""
+        spec, A0 = self.spec, self.name(self.forms.names.A(0))
+        widths = ", ".join(f"{dense.W}.shape[{self.unit_axis}]" for dense in spec.layers)
+        return [f"    dtype = np.result_type({', '.join(spec.param_names())}, {A0})",
+                f"    m = {A0}.shape[{spec.layout.sample_axis}]",
+                f"    ws = _workspace(dtype, m, ({widths}{',' if spec.L == 1 else ''}))"]
+
+    @staticmethod
+    def buffer(quantity: str, l: int) -> str:
+        """The workspace array of a quantity (Z, A, E, S: scratch) of layer l."""
+        return f'ws["{quantity}", {l}]'
+
+    def forward_lines(self, upto_z: bool = False, fresh_output: bool = False) -> list[str]:
+        """Z^l and A^l of every layer, in the workspace (the output layer's A^l left out with ``upto_z``; the
+        output layer's Z^L and A^L fresh arrays with ``fresh_output``, for forward to return)."""
         N, lines = self.forms.names, []
         for dense in self.spec.layers:
-            forms = self.forms.layers[dense.index]
-            lines.append(f"    {self.name(N.Z(dense.index))} = {self.code(forms.Z)}")
-            if upto_z and dense.index == self.output:
+            l, forms = dense.index, self.forms.layers[dense.index]
+            fresh = fresh_output and l == self.output
+            lines += self.printer.assign(forms.Z, self.name(N.Z(l)), None if fresh else self.buffer("Z", l))
+            if upto_z and l == self.output:
                 break
-            lines.append(f"    {self.name(N.A(dense.index))} = {self.code(forms.A)}")
+            lines += self.printer.assign(forms.A, self.name(N.A(l)), None if fresh else self.buffer("A", l),
+                                         None if fresh else self.buffer("S", l))
         return lines
 
     def cost_piece_needs_a(self) -> bool:
@@ -114,14 +134,15 @@ class ModelLines:
         args = [values[s] for s in piece.args]
         if piece.expr.has(n_units):
             args.append(f"n_out=Y.shape[{self.unit_axis}]")
-        return [f"    cost = {piece.name}({', '.join(args)})"]
+        return [f"    cost = {piece.name}({', '.join(args)}, out={self.buffer('S', L)})"]
 
     def forward(self) -> list[str]:
         return ["def forward(params, x):",
-                f'    """a^L for a batch x {self.shape_x}: returns an array {self.shape_y}."""',
+                f'    """a^L for a batch x {self.shape_x}: returns a fresh array {self.shape_y}."""',
                 f"    {self.unpack()}",
                 self.inputs(),
-                *self.forward_lines(),
+                *self.setup(),
+                *self.forward_lines(fresh_output=True),
                 f"    return {self.name(self.forms.names.A(self.output))}"]
 
     def _prologue(self, name: str, summary: str) -> list[str]:
@@ -131,8 +152,8 @@ class ModelLines:
         W_L = spec.layers[-1].W
         return [f"def {name}(params, x, y):", f'    """{summary}', "",
                 f"    x is {self.shape_x}, y is {self.shape_y}{labels}.", '    """', f"    {self.unpack()}",
-                self.inputs(), f"    m = {self.name(self.forms.names.A(0))}.shape[{spec.layout.sample_axis}]",
-                f"    Y = _targets(y, m, {W_L}.shape[{self.unit_axis}])"]
+                self.inputs(), *self.setup(),
+                f"    Y = _targets(y, m, {W_L}.shape[{self.unit_axis}], dtype)"]
 
     def loss(self) -> list[str]:
         reduce = "np.sum(cost) / m" if self.forms.scale != 1 else "np.sum(cost)"  # the mean: s = 1/m
@@ -144,7 +165,8 @@ class ModelLines:
 
     def gradients(self) -> list[str]:
         N, L = self.forms.names, self.output
-        body = [*self._prologue("gradients", "dC/dW^l and dC/db^l of every layer, as a dict with the keys of params."),
+        body = [*self._prologue("gradients", "dC/dW^l and dC/db^l of every layer, as a dict with the keys of params "
+                                             "(fresh arrays, of the working dtype)."),
                 *self.forward_lines()]
         if self.matrices.cost_gradient_args:
             body.append(f"    n_out = Y.shape[{self.unit_axis}]")
@@ -153,7 +175,9 @@ class ModelLines:
         else:
             body.append(f"    # errors (steps batch.Delta1..batch.Delta{L}); the cost is summed, so are the gradients")
         for dense in reversed(self.spec.layers):
-            body.append(f"    {self.name(N.E(dense.index))} = {self.code(self.forms.layers[dense.index].E)}")
+            l = dense.index
+            body += self.printer.assign(self.forms.layers[l].E, self.name(N.E(l)), self.buffer("E", l),
+                                        self.buffer("S", l))
         body.append("    return {")
         for dense in self.spec.layers:
             forms = self.forms.layers[dense.index]

@@ -32,6 +32,8 @@ class LayerFunctions:
     forward: str | None
     derivative: str | None = None
     vjp: str | None = None
+    #: the forward function takes a ``scratch`` array (an exp-folded form, :mod:`derive.codegen.folded`)
+    forward_scratch: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,28 +159,107 @@ class KernelPrinter(NumPyPrinter):
                 and self.matrices.functions_of(expr.operands[0]).derivative is None)
 
     def _print_Apply(self, expr: Apply):
+        return self.call(expr)
+
+    def call(self, expr: Apply, out: str | None = None, scratch: str | None = None) -> str:
+        """The kernel call for a function applied to matrices, writing into ``out`` if given (and using
+        ``scratch`` if the function takes one)."""
         printer = {Fn.FORWARD: self._forward, Fn.FORWARD_VECTOR: self._forward, Fn.DERIVATIVE: self._derivative,
                    Fn.VJP: self._vjp, Fn.COST_GRADIENT: self._cost_gradient}.get(expr.fname)
         if printer is None:
             raise ValueError(f"no kernel function for {expr.fname}")
-        return printer(*expr.operands)
+        name, args = printer(*expr.operands)
+        if name is None:  # the identity: A = Z
+            return args[0]
+        if out is not None:
+            args.append(f"out={out}")
+        if (scratch is not None and expr.fname in (Fn.FORWARD, Fn.FORWARD_VECTOR)
+                and self.matrices.functions_of(expr.operands[0]).forward_scratch):
+            args.append(f"scratch={scratch}")
+        return f"{name}({', '.join(args)})"
 
-    def _forward(self, Z) -> str:
-        name = self.matrices.functions_of(Z).forward
-        return self._print(Z) if name is None else f"{name}({self._print(Z)})"
+    def _forward(self, Z) -> tuple[str | None, list[str]]:
+        return self.matrices.functions_of(Z).forward, [self._print(Z)]
 
-    def _derivative(self, Z) -> str:
+    def _derivative(self, Z) -> tuple[str, list[str]]:
         """f'(Z^l, A^l): the derivative pieces take z and the forward value a (GELU's f' is not a function of a
         alone, sigmoid's is cheapest from a)."""
         l = self.matrices.layer[Z]
-        return f"{self.matrices.functions[l].derivative}({self._print(Z)}, {self._print(self.matrices.outputs[l])})"
+        return self.matrices.functions[l].derivative, [self._print(Z), self._print(self.matrices.outputs[l])]
 
-    def _vjp(self, A, G) -> str:
-        return f"{self.matrices.functions_of(A).vjp}({self._print(A)}, {self._print(G)})"
+    def _vjp(self, A, G) -> tuple[str, list[str]]:
+        return self.matrices.functions_of(A).vjp, [self._print(A), self._print(G)]
 
-    def _cost_gradient(self, A, Y) -> str:
-        args = [self._print(A), self._print(Y), *self.matrices.cost_gradient_args]
-        return f"{self.matrices.cost_gradient}({', '.join(args)})"
+    def _cost_gradient(self, A, Y) -> tuple[str, list[str]]:
+        return self.matrices.cost_gradient, [self._print(A), self._print(Y), *self.matrices.cost_gradient_args]
+
+    # ----- a batch form evaluated into a buffer -------------------------------------------------------------------
+    def assign(self, expr: MatrixExpr, name: str, out: str | None, scratch: str | None = None) -> list[str]:
+        """Lines (indented) that set ``name`` to ``expr`` computed with ``out=out`` (None: a fresh array).
+
+        The first line creates the value (a matrix product, a subtraction or a kernel function with ``out=``);
+        the rest apply the other terms and factors in place: a bias is added to the product (``Z += b``), a
+        derivative factor is multiplied into the error (``E *= f'(Z, A)``, computed in ``scratch``), the 1/m of a
+        mean divides last. A node not handled here is printed as one expression and copied in.
+        """
+        scale, body = self._split_scale(expr)
+        lines = self._assign_body(body, name, out, scratch)
+        if scale == 1 / m:
+            lines.append(f"    {name} /= m")
+        elif scale != 1:
+            raise ValueError(f"unexpected scalar factor {scale}")
+        return lines
+
+    @staticmethod
+    def _split_scale(expr) -> tuple[sp.Expr, MatrixExpr]:
+        if not isinstance(expr, sp.MatMul):
+            return sp.Integer(1), expr
+        scale = sp.Mul(*[a for a in expr.args if not isinstance(a, MatrixExpr)])
+        mats = [a for a in expr.args if isinstance(a, MatrixExpr)]
+        return scale, (mats[0] if len(mats) == 1 else sp.MatMul(*mats))
+
+    @staticmethod
+    def _is_gemm(expr) -> bool:
+        return (isinstance(expr, sp.MatMul) and len(expr.args) == 2
+                and all(isinstance(a, MatrixExpr) and not isinstance(a, sp.OneMatrix) for a in expr.args))
+
+    def _assign_body(self, expr, name: str, out: str | None, scratch: str | None) -> list[str]:
+        if self._is_gemm(expr):
+            left, right = (self._operand(a) for a in expr.args)
+            value = f"{left} @ {right}" if out is None else f"np.matmul({left}, {right}, out={out})"
+            return [f"    {name} = {value}"]
+        if isinstance(expr, Apply):
+            return [f"    {name} = {self.call(expr, out, scratch)}"]
+        if isinstance(expr, sp.MatAdd):
+            return self._assign_sum(expr, name, out)
+        if isinstance(expr, sp.HadamardProduct):
+            factors = [a for a in expr.args if not self._inlined(a)]
+            factors.sort(key=lambda f: not self._is_gemm(f))  # the product first, then the factors
+            lines = self._assign_body(factors[0], name, out, scratch)
+            for f in factors[1:]:
+                value = self.call(f, scratch) if isinstance(f, Apply) else self._operand(f)
+                lines.append(f"    {name} *= {value}")
+            return lines
+        return [f"    {name} = {self._print(expr)}" if out is None else f"    {name} = {out}",
+                *([] if out is None else [f"    np.copyto({name}, {self._print(expr)})"])]
+
+    def _assign_sum(self, expr: sp.MatAdd, name: str, out: str | None) -> list[str]:
+        """A product plus broadcast terms (Z = W A + b 1^T), or a difference of two matrices (A - Y)."""
+        terms = [(sp.MatMul(*t.args[1:]), "-") if isinstance(t, sp.MatMul) and t.args[0] == -1 else (t, "+")
+                 for t in expr.args]
+        gemms = [i for i, (t, sign) in enumerate(terms) if sign == "+" and self._is_gemm(t)]
+        if gemms:
+            lead, _ = terms.pop(gemms[0])
+            lines = self._assign_body(lead, name, out, None)
+        else:
+            terms.sort(key=lambda ts: ts[1] == "-")
+            (first, s1), (second, s2) = terms.pop(0), terms.pop(0)
+            if s1 == "-":
+                raise ValueError("a sum of negated terms only is not a kernel form")
+            ufunc = "subtract" if s2 == "-" else "add"
+            into = "" if out is None else f", out={out}"
+            lines = [f"    {name} = np.{ufunc}({self._print(first)}, {self._print(second)}{into})"]
+        return lines + [f"    {name} {sign}= {self._print(t)}" for t, sign in terms]
 
 
 _SCALARS = KernelPrinter({"fully_qualified_modules": True})

@@ -15,7 +15,7 @@ from importlib import resources
 from numeric.functions import TargetKind
 from numeric.spec import Layout, ModelSpec
 
-__all__ = ["fill_template", "validation_source"]
+__all__ = ["fill_template", "template_text", "validation_source"]
 
 #: the line after which the template is copied
 _START = "# ----- template: copied from the next line on -----\n"
@@ -39,8 +39,9 @@ _SHAPES: Mapping[str, Callable[..., str]] = {
 
 
 @cache
-def _template() -> str:
-    text = resources.files("derive.codegen").joinpath("templates/validation.py").read_text(encoding="ascii")
+def template_text(name: str = "validation") -> str:
+    """What is copied of ``templates/<name>.py``: everything after its template line."""
+    text = resources.files("derive.codegen").joinpath(f"templates/{name}.py").read_text(encoding="ascii")
     return text.split(_START, 1)[1]
 
 
@@ -114,4 +115,4 @@ def validation_source(spec: ModelSpec) -> str:
         "LABELS_DOC": "; integer class labels of length m are one-hot encoded" if labels else "",
     }
     sections = {"bias": spec.bias, "labels": labels, "reals": not labels}
-    return fill_template(_template(), layout, values, sections)
+    return fill_template(template_text(), layout, values, sections)

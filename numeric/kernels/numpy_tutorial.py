@@ -3,7 +3,7 @@
 Family:      2 layers; activations relu,identity; cost squared; sum over the batch;
              samples as rows; no biases.
 Generated:   by bpv 0.1.0 with SymPy 1.14.0 from `bpv kernels numpy_tutorial`.
-Derivation:  49c187b63331695f (hash of the batch-form, stable-form, activation, cost and
+Derivation:  e5fefd03e71ad504 (hash of the batch-form, stable-form, activation, cost and
              output-error derivations this module is printed from).
 
 How it was verified
@@ -12,7 +12,7 @@ Each layer-level line (Z, A, E, gradients) is printed from a batch form proven e
 entry by entry on an instance with widths capped at 2 and batch m = 2, and compared with
 sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with
 this model's own functions). Each element-wise function is printed from a form proven equal to the
-derived one (the *.kernel steps and the fused costs). Steps, verdicts and methods:
+derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:
   batch.Delta2: holds, element-wise: all 4 entries equal sympy.diff of each sample's cost
   batch.Delta1: holds, element-wise: all 4 entries equal sympy.diff of the batch cost (symbolic)
   batch.Delta1.textbook: holds, symbolic: identical matrix expressions
@@ -41,9 +41,14 @@ Needs NumPy only. Do not edit: regenerate.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-__all__ = ["FAMILY", "KEYS", "LAYERS", "forward", "gradients", "loss"]
+__all__ = [
+    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward", "gradients",
+    "loss",
+]
 
 #: What this kernel serves: every width of this family.
 FAMILY = 'L=2;act=relu,identity;cost=squared;red=sum;layout=rows;bias=False'
@@ -53,25 +58,41 @@ LAYERS = 2
 # ----- element-wise functions, printed from the proven stable forms ----------------------------------------
 
 
-def relu(z):
+def relu(z, out=None):
     """relu(z), proven equal to its definition."""
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
     mask = z.real > 0
-    return mask * z
+    np.multiply(mask, z, out=out)
+    return out
 
 
-def relu_prime(z, a):
+def relu_prime(z, a, out=None):
     """relu'(z) from the forward value a = relu(z)."""
-    return (z.real > 0) * 1.0
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
+    np.greater(z.real, 0, out=out)
+    return out
 
 
-def squared_term(a, y):
+def squared_term(a, y, out=None):
     """One unit's squared cost."""
-    return (a - y)**2
+    if out is None:
+        out = np.empty(a.shape, dtype=np.result_type(a, y))
+    np.subtract(a, y, out=out)
+    np.square(out, out=out)
+    return out
 
 
-def squared_da(a, y):
+def squared_da(a, y, out=None):
     """dC/da for the squared cost."""
-    return 2*a - 2*y
+    if out is None:
+        out = np.empty(a.shape, dtype=np.result_type(a, y))
+    np.multiply(a, 2, out=out)
+    t1 = np.empty_like(out)
+    np.multiply(y, 2, out=t1)
+    out -= t1
+    return out
 
 
 # ----- checking the arguments -------------------------------------------------------------------------------
@@ -119,23 +140,71 @@ def _inputs(x, W1):
     return x
 
 
-def _targets(y, m, n_L):
-    """y as an array (m, n_L)."""
+def _targets(y, m, n_L, dtype):
+    """y as an array (m, n_L);
+    real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    real = np.finfo(dtype).dtype
     y = _array(y, "y")
     if y.shape != (m, n_L):
         raise ValueError(f"y has shape {y.shape}; expected (m, n_L) = {(m, n_L)} (rows layout)")
-    return y
+    return y if y.dtype.kind == "c" else y.astype(real, copy=False)
+
+
+# ----- the workspace: intermediates kept between calls ------------------------------------------------------
+
+#: Keep the intermediate arrays of a call for the next call with the same dtype and shapes (one set per thread,
+#: at most WORKSPACE_SLOTS sets). False: allocate them afresh on every call. Returned arrays are always fresh.
+REUSE_WORKSPACE = True
+WORKSPACE_SLOTS = 4
+
+
+class _Workspace(dict):
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+
+    def __init__(self, dtype, m, widths):
+        super().__init__()
+        self.dtype, self.m, self.widths = dtype, m, widths
+
+    def __missing__(self, key):
+        array = self[key] = np.empty((self.m, self.widths[key[1] - 1]), dtype=self.dtype)
+        return array
+
+
+_THREAD = threading.local()
+
+
+def _workspace(dtype, m, widths):
+    """The workspace for ``dtype``, batch size ``m`` and layer widths ``widths``; a complex call (complex step)
+    and a real one never share arrays, and neither do two threads."""
+    if not REUSE_WORKSPACE:
+        return _Workspace(dtype, m, widths)
+    kept = _THREAD.__dict__
+    key = (dtype, m, widths)
+    ws = kept.get(key)
+    if ws is None:
+        while len(kept) >= max(1, WORKSPACE_SLOTS):
+            kept.pop(next(iter(kept)))  # the oldest
+        ws = kept[key] = _Workspace(dtype, m, widths)
+    return ws
+
+
+def clear_workspace():
+    """Free the arrays this thread keeps between calls."""
+    _THREAD.__dict__.clear()
 
 
 # ----- the model, printed from the proven batch forms -------------------------------------------------------
 
 
 def forward(params, x):
-    """a^L for a batch x (m, n_0): returns an array (m, n_L)."""
+    """a^L for a batch x (m, n_0): returns a fresh array (m, n_L)."""
     W1, W2 = _parameters(params)
     A0 = _inputs(x, W1)
-    Z1 = A0 @ W1
-    A1 = relu(Z1)
+    dtype = np.result_type(W1, W2, A0)
+    m = A0.shape[0]
+    ws = _workspace(dtype, m, (W1.shape[1], W2.shape[1]))
+    Z1 = np.matmul(A0, W1, out=ws["Z", 1])
+    A1 = relu(Z1, out=ws["A", 1])
     Z2 = A1 @ W2
     A2 = Z2
     return A2
@@ -148,32 +217,37 @@ def loss(params, x, y):
     """
     W1, W2 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, W2, A0)
     m = A0.shape[0]
-    Y = _targets(y, m, W2.shape[1])
-    Z1 = A0 @ W1
-    A1 = relu(Z1)
-    Z2 = A1 @ W2
+    ws = _workspace(dtype, m, (W1.shape[1], W2.shape[1]))
+    Y = _targets(y, m, W2.shape[1], dtype)
+    Z1 = np.matmul(A0, W1, out=ws["Z", 1])
+    A1 = relu(Z1, out=ws["A", 1])
+    Z2 = np.matmul(A1, W2, out=ws["Z", 2])
     A2 = Z2
-    cost = squared_term(A2, Y)
+    cost = squared_term(A2, Y, out=ws["S", 2])
     return (np.sum(cost)).item()
 
 
 def gradients(params, x, y):
-    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params.
+    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params (fresh arrays, of the working dtype).
 
     x is (m, n_0), y is (m, n_L).
     """
     W1, W2 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, W2, A0)
     m = A0.shape[0]
-    Y = _targets(y, m, W2.shape[1])
-    Z1 = A0 @ W1
-    A1 = relu(Z1)
-    Z2 = A1 @ W2
+    ws = _workspace(dtype, m, (W1.shape[1], W2.shape[1]))
+    Y = _targets(y, m, W2.shape[1], dtype)
+    Z1 = np.matmul(A0, W1, out=ws["Z", 1])
+    A1 = relu(Z1, out=ws["A", 1])
+    Z2 = np.matmul(A1, W2, out=ws["Z", 2])
     A2 = Z2
     # errors (steps batch.Delta1..batch.Delta2); the cost is summed, so are the gradients
-    E2 = squared_da(A2, Y)
-    E1 = (E2 @ W2.T) * relu_prime(Z1, A1)
+    E2 = squared_da(A2, Y, out=ws["E", 2])
+    E1 = np.matmul(E2, W2.T, out=ws["E", 1])
+    E1 *= relu_prime(Z1, A1, out=ws["S", 1])
     return {
         "W1": A0.T @ E1,
         "W2": A1.T @ E2,

@@ -3,7 +3,7 @@
 Family:      4 layers; activations sigmoid,sigmoid,relu,identity; cost mse; mean over the batch;
              samples as columns; with biases.
 Generated:   by bpv 0.1.0 with SymPy 1.14.0 from `bpv kernels regression`.
-Derivation:  880bdd73f6c5d411 (hash of the batch-form, stable-form, activation, cost and
+Derivation:  7dfd4575a8b0f485 (hash of the batch-form, stable-form, activation, cost and
              output-error derivations this module is printed from).
 
 How it was verified
@@ -12,7 +12,7 @@ Each layer-level line (Z, A, E, gradients) is printed from a batch form proven e
 entry by entry on an instance with widths capped at 2 and batch m = 2, and compared with
 sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with
 this model's own functions). Each element-wise function is printed from a form proven equal to the
-derived one (the *.kernel steps and the fused costs). Steps, verdicts and methods:
+derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:
   batch.Delta4: holds, element-wise: all 2 entries equal sympy.diff of each sample's cost
   batch.Delta3: holds, element-wise: all 4 entries equal sympy.diff of the batch cost (symbolic)
   batch.Delta3.textbook: holds, symbolic: identical matrix expressions
@@ -60,6 +60,8 @@ derived one (the *.kernel steps and the fused costs). Steps, verdicts and method
   identity.prime_kernel: holds, z > 0: symbolic: both sides identical; z < 0: symbolic: both sides
       identical; z = 0: exact
   mse.kernel_da: holds, symbolic: both sides identical
+  sigmoid.folded: holds, z > 0: symbolic: both sides identical; z < 0: symbolic: both sides identical; z =
+      0: exact
 Before writing this file, `bpv kernels` ran it on a random instance and compared it with the hand-written
 backprop and with finite differences (block-relative error <= 1e-12 against numeric.backprop (forward, loss,
 gradients) and against complex step; central differences with Richardson extrapolation within their own error
@@ -69,9 +71,14 @@ Needs NumPy only. Do not edit: regenerate.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-__all__ = ["FAMILY", "KEYS", "LAYERS", "forward", "gradients", "loss"]
+__all__ = [
+    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward", "gradients",
+    "loss",
+]
 
 #: What this kernel serves: every width of this family.
 FAMILY = 'L=4;act=sigmoid,sigmoid,relu,identity;cost=mse;red=mean;layout=columns;bias=True'
@@ -81,39 +88,68 @@ LAYERS = 4
 # ----- element-wise functions, printed from the proven stable forms ----------------------------------------
 
 
-def sigmoid(z):
-    """sigmoid(z), proven equal to its definition."""
-    out = np.multiply(z, 1/2)
-    np.tanh(out, out=out)
-    out *= 1/2
-    out += 1/2
+def sigmoid(z, out=None, scratch=None):
+    """sigmoid(z) through u = exp(-|z|), one exponential that never overflows (step sigmoid.folded)."""
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
+    u = np.empty_like(out) if scratch is None else scratch
+    mask = z.real > 0
+    np.multiply(mask, z, out=u)
+    u *= 2
+    np.subtract(z, u, out=u)
+    np.exp(u, out=u)
+    np.subtract(1, u, out=out)
+    out *= mask
+    out += u
+    np.add(1, u, out=u)
+    out /= u
     return out
 
 
-def sigmoid_prime(z, a):
+def sigmoid_prime(z, a, out=None):
     """sigmoid'(z) from the forward value a = sigmoid(z)."""
-    return a*(1 - a)
+    if out is None:
+        out = np.empty(z.shape, dtype=a.dtype)
+    np.subtract(1, a, out=out)
+    out *= a
+    return out
 
 
-def relu(z):
+def relu(z, out=None):
     """relu(z), proven equal to its definition."""
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
     mask = z.real > 0
-    return mask * z
+    np.multiply(mask, z, out=out)
+    return out
 
 
-def relu_prime(z, a):
+def relu_prime(z, a, out=None):
     """relu'(z) from the forward value a = relu(z)."""
-    return (z.real > 0) * 1.0
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
+    np.greater(z.real, 0, out=out)
+    return out
 
 
-def mse_term(a, y, n_out):
+def mse_term(a, y, n_out, out=None):
     """One unit's mse cost."""
-    return (a - y)**2/n_out
+    if out is None:
+        out = np.empty(a.shape, dtype=np.result_type(a, y))
+    np.subtract(a, y, out=out)
+    np.square(out, out=out)
+    out /= n_out
+    return out
 
 
-def mse_da(a, y, n_out):
+def mse_da(a, y, n_out, out=None):
     """dC/da for the mse cost."""
-    return 2*(a - y)/n_out
+    if out is None:
+        out = np.empty(a.shape, dtype=np.result_type(a, y))
+    np.subtract(a, y, out=out)
+    out /= n_out
+    out *= 2
+    return out
 
 
 # ----- checking the arguments -------------------------------------------------------------------------------
@@ -166,28 +202,80 @@ def _inputs(x, W1):
     return x
 
 
-def _targets(y, m, n_L):
-    """y as an array (n_L, m)."""
+def _targets(y, m, n_L, dtype):
+    """y as an array (n_L, m);
+    real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    real = np.finfo(dtype).dtype
     y = _array(y, "y")
     if y.shape != (n_L, m):
         raise ValueError(f"y has shape {y.shape}; expected (n_L, m) = {(n_L, m)} (columns layout)")
-    return y
+    return y if y.dtype.kind == "c" else y.astype(real, copy=False)
+
+
+# ----- the workspace: intermediates kept between calls ------------------------------------------------------
+
+#: Keep the intermediate arrays of a call for the next call with the same dtype and shapes (one set per thread,
+#: at most WORKSPACE_SLOTS sets). False: allocate them afresh on every call. Returned arrays are always fresh.
+REUSE_WORKSPACE = True
+WORKSPACE_SLOTS = 4
+
+
+class _Workspace(dict):
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+
+    def __init__(self, dtype, m, widths):
+        super().__init__()
+        self.dtype, self.m, self.widths = dtype, m, widths
+
+    def __missing__(self, key):
+        array = self[key] = np.empty((self.widths[key[1] - 1], self.m), dtype=self.dtype)
+        return array
+
+
+_THREAD = threading.local()
+
+
+def _workspace(dtype, m, widths):
+    """The workspace for ``dtype``, batch size ``m`` and layer widths ``widths``; a complex call (complex step)
+    and a real one never share arrays, and neither do two threads."""
+    if not REUSE_WORKSPACE:
+        return _Workspace(dtype, m, widths)
+    kept = _THREAD.__dict__
+    key = (dtype, m, widths)
+    ws = kept.get(key)
+    if ws is None:
+        while len(kept) >= max(1, WORKSPACE_SLOTS):
+            kept.pop(next(iter(kept)))  # the oldest
+        ws = kept[key] = _Workspace(dtype, m, widths)
+    return ws
+
+
+def clear_workspace():
+    """Free the arrays this thread keeps between calls."""
+    _THREAD.__dict__.clear()
 
 
 # ----- the model, printed from the proven batch forms -------------------------------------------------------
 
 
 def forward(params, x):
-    """a^L for a batch x (n_0, m): returns an array (n_L, m)."""
+    """a^L for a batch x (n_0, m): returns a fresh array (n_L, m)."""
     W1, b1, W2, b2, W3, b3, W4, b4 = _parameters(params)
     A0 = _inputs(x, W1)
-    Z1 = W1 @ A0 + b1
-    A1 = sigmoid(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = sigmoid(Z2)
-    Z3 = W3 @ A2 + b3
-    A3 = relu(Z3)
-    Z4 = W4 @ A3 + b4
+    dtype = np.result_type(W1, b1, W2, b2, W3, b3, W4, b4, A0)
+    m = A0.shape[1]
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0], W4.shape[0]))
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = sigmoid(Z1, out=ws["A", 1], scratch=ws["S", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = sigmoid(Z2, out=ws["A", 2], scratch=ws["S", 2])
+    Z3 = np.matmul(W3, A2, out=ws["Z", 3])
+    Z3 += b3
+    A3 = relu(Z3, out=ws["A", 3])
+    Z4 = W4 @ A3
+    Z4 += b4
     A4 = Z4
     return A4
 
@@ -199,43 +287,59 @@ def loss(params, x, y):
     """
     W1, b1, W2, b2, W3, b3, W4, b4 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, b1, W2, b2, W3, b3, W4, b4, A0)
     m = A0.shape[1]
-    Y = _targets(y, m, W4.shape[0])
-    Z1 = W1 @ A0 + b1
-    A1 = sigmoid(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = sigmoid(Z2)
-    Z3 = W3 @ A2 + b3
-    A3 = relu(Z3)
-    Z4 = W4 @ A3 + b4
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0], W4.shape[0]))
+    Y = _targets(y, m, W4.shape[0], dtype)
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = sigmoid(Z1, out=ws["A", 1], scratch=ws["S", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = sigmoid(Z2, out=ws["A", 2], scratch=ws["S", 2])
+    Z3 = np.matmul(W3, A2, out=ws["Z", 3])
+    Z3 += b3
+    A3 = relu(Z3, out=ws["A", 3])
+    Z4 = np.matmul(W4, A3, out=ws["Z", 4])
+    Z4 += b4
     A4 = Z4
-    cost = mse_term(A4, Y, n_out=Y.shape[0])
+    cost = mse_term(A4, Y, n_out=Y.shape[0], out=ws["S", 4])
     return (np.sum(cost) / m).item()
 
 
 def gradients(params, x, y):
-    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params.
+    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params (fresh arrays, of the working dtype).
 
     x is (n_0, m), y is (n_L, m).
     """
     W1, b1, W2, b2, W3, b3, W4, b4 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, b1, W2, b2, W3, b3, W4, b4, A0)
     m = A0.shape[1]
-    Y = _targets(y, m, W4.shape[0])
-    Z1 = W1 @ A0 + b1
-    A1 = sigmoid(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = sigmoid(Z2)
-    Z3 = W3 @ A2 + b3
-    A3 = relu(Z3)
-    Z4 = W4 @ A3 + b4
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0], W4.shape[0]))
+    Y = _targets(y, m, W4.shape[0], dtype)
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = sigmoid(Z1, out=ws["A", 1], scratch=ws["S", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = sigmoid(Z2, out=ws["A", 2], scratch=ws["S", 2])
+    Z3 = np.matmul(W3, A2, out=ws["Z", 3])
+    Z3 += b3
+    A3 = relu(Z3, out=ws["A", 3])
+    Z4 = np.matmul(W4, A3, out=ws["Z", 4])
+    Z4 += b4
     A4 = Z4
     n_out = Y.shape[0]
     # errors pre-scaled by 1/m (steps code.E1..code.E4): the gradients sum, never average
-    E4 = mse_da(A4, Y, n_out) / m
-    E3 = (W4.T @ E4) * relu_prime(Z3, A3)
-    E2 = (W3.T @ E3) * sigmoid_prime(Z2, A2)
-    E1 = (W2.T @ E2) * sigmoid_prime(Z1, A1)
+    E4 = mse_da(A4, Y, n_out, out=ws["E", 4])
+    E4 /= m
+    E3 = np.matmul(W4.T, E4, out=ws["E", 3])
+    E3 *= relu_prime(Z3, A3, out=ws["S", 3])
+    E2 = np.matmul(W3.T, E3, out=ws["E", 2])
+    E2 *= sigmoid_prime(Z2, A2, out=ws["S", 2])
+    E1 = np.matmul(W2.T, E2, out=ws["E", 1])
+    E1 *= sigmoid_prime(Z1, A1, out=ws["S", 1])
     return {
         "W1": E1 @ A0.T,
         "b1": E1.sum(axis=1, keepdims=True),

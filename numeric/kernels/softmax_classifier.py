@@ -3,7 +3,7 @@
 Family:      2 layers; activations relu,softmax; cost cce; mean over the batch;
              samples as columns; with biases.
 Generated:   by bpv 0.1.0 with SymPy 1.14.0 from `bpv kernels softmax_classifier`.
-Derivation:  1e587aeb56adb60f (hash of the batch-form, stable-form, activation, cost and
+Derivation:  ed158964ade8fdfd (hash of the batch-form, stable-form, activation, cost and
              output-error derivations this module is printed from).
 
 How it was verified
@@ -12,7 +12,7 @@ Each layer-level line (Z, A, E, gradients) is printed from a batch form proven e
 entry by entry on an instance with widths capped at 2 and batch m = 2, and compared with
 sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with
 this model's own functions). Each element-wise function is printed from a form proven equal to the
-derived one (the *.kernel steps and the fused costs). Steps, verdicts and methods:
+derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:
   batch.Delta2: holds, element-wise: all 4 entries equal sympy.diff of each sample's cost
   batch.Delta1: holds, element-wise: all 4 entries equal sympy.diff of the batch cost (symbolic)
   batch.Delta1.textbook: holds, symbolic: identical matrix expressions
@@ -48,9 +48,14 @@ Needs NumPy only. Do not edit: regenerate.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-__all__ = ["FAMILY", "KEYS", "LAYERS", "forward", "gradients", "loss"]
+__all__ = [
+    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward", "gradients",
+    "loss",
+]
 
 #: What this kernel serves: every width of this family.
 FAMILY = 'L=2;act=relu,softmax;cost=cce;red=mean;layout=columns;bias=True'
@@ -60,27 +65,41 @@ LAYERS = 2
 # ----- element-wise functions, printed from the proven stable forms ----------------------------------------
 
 
-def relu(z):
+def relu(z, out=None):
     """relu(z), proven equal to its definition."""
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
     mask = z.real > 0
-    return mask * z
+    np.multiply(mask, z, out=out)
+    return out
 
 
-def relu_prime(z, a):
+def relu_prime(z, a, out=None):
     """relu'(z) from the forward value a = relu(z)."""
-    return (z.real > 0) * 1.0
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
+    np.greater(z.real, 0, out=out)
+    return out
 
 
-def cce_from_lse(z, y, lse):
+def cce_from_lse(z, y, lse, out=None):
     """One unit's cce cost after softmax, y (LSE(z) - z)."""
-    return y*(lse - z)
+    if out is None:
+        out = np.empty(z.shape, dtype=np.result_type(z, y, lse))
+    np.subtract(lse, z, out=out)
+    out *= y
+    return out
 
 
-def softmax(z):
+def softmax(z, out=None):
     """Softmax of every sample, with the max subtracted (step softmax.shift): no exponent is positive."""
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
     c = z.real.max(axis=0, keepdims=True)
-    e = np.exp(-c + z)
-    return e / e.sum(axis=0, keepdims=True)
+    np.subtract(z, c, out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=0, keepdims=True)
+    return out
 
 
 def log_sum_exp(z):
@@ -139,8 +158,10 @@ def _inputs(x, W1):
     return x
 
 
-def _targets(y, m, n_L):
-    """y as an array (n_L, m); integer class labels of length m are one-hot encoded."""
+def _targets(y, m, n_L, dtype):
+    """y as an array (n_L, m); integer class labels of length m are one-hot encoded;
+    real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    real = np.finfo(dtype).dtype
     y = _array(y, "y", labels=np.ndim(y) == 1)
     if y.ndim == 1:
         if y.dtype.kind not in "iu" or y.shape[0] != m:
@@ -148,24 +169,72 @@ def _targets(y, m, n_L):
                              f"or one-hot targets of shape (n_L, m) = ({n_L}, {m})")
         if m and (y.min() < 0 or y.max() >= n_L):
             raise ValueError(f"y holds class labels outside 0..{n_L - 1}")
-        one_hot = np.zeros((n_L, m))
+        one_hot = np.zeros((n_L, m), dtype=real)
         one_hot[y, np.arange(m)] = 1.0
         return one_hot
     if y.shape != (n_L, m):
         raise ValueError(f"y has shape {y.shape}; expected (n_L, m) = {(n_L, m)} (columns layout)")
-    return y
+    return y if y.dtype.kind == "c" else y.astype(real, copy=False)
+
+
+# ----- the workspace: intermediates kept between calls ------------------------------------------------------
+
+#: Keep the intermediate arrays of a call for the next call with the same dtype and shapes (one set per thread,
+#: at most WORKSPACE_SLOTS sets). False: allocate them afresh on every call. Returned arrays are always fresh.
+REUSE_WORKSPACE = True
+WORKSPACE_SLOTS = 4
+
+
+class _Workspace(dict):
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+
+    def __init__(self, dtype, m, widths):
+        super().__init__()
+        self.dtype, self.m, self.widths = dtype, m, widths
+
+    def __missing__(self, key):
+        array = self[key] = np.empty((self.widths[key[1] - 1], self.m), dtype=self.dtype)
+        return array
+
+
+_THREAD = threading.local()
+
+
+def _workspace(dtype, m, widths):
+    """The workspace for ``dtype``, batch size ``m`` and layer widths ``widths``; a complex call (complex step)
+    and a real one never share arrays, and neither do two threads."""
+    if not REUSE_WORKSPACE:
+        return _Workspace(dtype, m, widths)
+    kept = _THREAD.__dict__
+    key = (dtype, m, widths)
+    ws = kept.get(key)
+    if ws is None:
+        while len(kept) >= max(1, WORKSPACE_SLOTS):
+            kept.pop(next(iter(kept)))  # the oldest
+        ws = kept[key] = _Workspace(dtype, m, widths)
+    return ws
+
+
+def clear_workspace():
+    """Free the arrays this thread keeps between calls."""
+    _THREAD.__dict__.clear()
 
 
 # ----- the model, printed from the proven batch forms -------------------------------------------------------
 
 
 def forward(params, x):
-    """a^L for a batch x (n_0, m): returns an array (n_L, m)."""
+    """a^L for a batch x (n_0, m): returns a fresh array (n_L, m)."""
     W1, b1, W2, b2 = _parameters(params)
     A0 = _inputs(x, W1)
-    Z1 = W1 @ A0 + b1
-    A1 = relu(Z1)
-    Z2 = W2 @ A1 + b2
+    dtype = np.result_type(W1, b1, W2, b2, A0)
+    m = A0.shape[1]
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0]))
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = relu(Z1, out=ws["A", 1])
+    Z2 = W2 @ A1
+    Z2 += b2
     A2 = softmax(Z2)
     return A2
 
@@ -177,31 +246,41 @@ def loss(params, x, y):
     """
     W1, b1, W2, b2 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, b1, W2, b2, A0)
     m = A0.shape[1]
-    Y = _targets(y, m, W2.shape[0])
-    Z1 = W1 @ A0 + b1
-    A1 = relu(Z1)
-    Z2 = W2 @ A1 + b2
-    cost = cce_from_lse(Z2, Y, log_sum_exp(Z2))
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0]))
+    Y = _targets(y, m, W2.shape[0], dtype)
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = relu(Z1, out=ws["A", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    cost = cce_from_lse(Z2, Y, log_sum_exp(Z2), out=ws["S", 2])
     return (np.sum(cost) / m).item()
 
 
 def gradients(params, x, y):
-    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params.
+    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params (fresh arrays, of the working dtype).
 
     x is (n_0, m), y is (n_L, m); integer class labels of length m also work.
     """
     W1, b1, W2, b2 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, b1, W2, b2, A0)
     m = A0.shape[1]
-    Y = _targets(y, m, W2.shape[0])
-    Z1 = W1 @ A0 + b1
-    A1 = relu(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = softmax(Z2)
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0]))
+    Y = _targets(y, m, W2.shape[0], dtype)
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = relu(Z1, out=ws["A", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = softmax(Z2, out=ws["A", 2])
     # errors pre-scaled by 1/m (steps code.E1..code.E2): the gradients sum, never average
-    E2 = (A2 - Y) / m
-    E1 = (W2.T @ E2) * relu_prime(Z1, A1)
+    E2 = np.subtract(A2, Y, out=ws["E", 2])
+    E2 /= m
+    E1 = np.matmul(W2.T, E2, out=ws["E", 1])
+    E1 *= relu_prime(Z1, A1, out=ws["S", 1])
     return {
         "W1": E1 @ A0.T,
         "b1": E1.sum(axis=1, keepdims=True),

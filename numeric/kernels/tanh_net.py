@@ -3,7 +3,7 @@
 Family:      3 layers; activations tanh,tanh,sigmoid; cost bce; mean over the batch;
              samples as columns; with biases.
 Generated:   by bpv 0.1.0 with SymPy 1.14.0 from `bpv kernels tanh_net`.
-Derivation:  588ea3527847712e (hash of the batch-form, stable-form, activation, cost and
+Derivation:  cd227d2c14ed7731 (hash of the batch-form, stable-form, activation, cost and
              output-error derivations this module is printed from).
 
 How it was verified
@@ -12,7 +12,7 @@ Each layer-level line (Z, A, E, gradients) is printed from a batch form proven e
 entry by entry on an instance with widths capped at 2 and batch m = 2, and compared with
 sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with
 this model's own functions). Each element-wise function is printed from a form proven equal to the
-derived one (the *.kernel steps and the fused costs). Steps, verdicts and methods:
+derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:
   batch.Delta3: holds, element-wise: all 2 entries equal sympy.diff of each sample's cost
   batch.Delta2: holds, element-wise: all 4 entries equal sympy.diff of the batch cost (symbolic)
   batch.Delta2.textbook: holds, symbolic: identical matrix expressions
@@ -50,6 +50,8 @@ derived one (the *.kernel steps and the fused costs). Steps, verdicts and method
       difference reduces to 0 by simplify; z < 0: symbolic: difference reduces to 0 by simplify; z = 0:
       exact; y^1 part: z > 0: symbolic: difference reduces to 0 by simplify; z < 0: symbolic: difference
       reduces to 0 by simplify; z = 0: exact
+  sigmoid.folded: holds, z > 0: symbolic: both sides identical; z < 0: symbolic: both sides identical; z =
+      0: exact
 Before writing this file, `bpv kernels` ran it on a random instance and compared it with the hand-written
 backprop and with finite differences (block-relative error <= 1e-12 against numeric.backprop (forward, loss,
 gradients) and against complex step; central differences with Richardson extrapolation within their own error
@@ -59,9 +61,14 @@ Needs NumPy only. Do not edit: regenerate.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-__all__ = ["FAMILY", "KEYS", "LAYERS", "forward", "gradients", "loss"]
+__all__ = [
+    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward", "gradients",
+    "loss",
+]
 
 #: What this kernel serves: every width of this family.
 FAMILY = 'L=3;act=tanh,tanh,sigmoid;cost=bce;red=mean;layout=columns;bias=True'
@@ -71,33 +78,54 @@ LAYERS = 3
 # ----- element-wise functions, printed from the proven stable forms ----------------------------------------
 
 
-def tanh(z):
+def tanh(z, out=None):
     """tanh(z), proven equal to its definition."""
-    return np.tanh(z)
-
-
-def tanh_prime(z, a):
-    """tanh'(z) from the forward value a = tanh(z)."""
-    return 1 - a**2
-
-
-def sigmoid(z):
-    """sigmoid(z), proven equal to its definition."""
-    out = np.multiply(z, 1/2)
-    np.tanh(out, out=out)
-    out *= 1/2
-    out += 1/2
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
+    np.tanh(z, out=out)
     return out
 
 
-def sigmoid_prime(z, a):
+def tanh_prime(z, a, out=None):
+    """tanh'(z) from the forward value a = tanh(z)."""
+    if out is None:
+        out = np.empty(z.shape, dtype=a.dtype)
+    np.square(a, out=out)
+    np.subtract(1, out, out=out)
+    return out
+
+
+def sigmoid(z, out=None, scratch=None):
+    """sigmoid(z) through u = exp(-|z|), one exponential that never overflows (step sigmoid.folded)."""
+    if out is None:
+        out = np.empty(z.shape, dtype=z.dtype)
+    u = np.empty_like(out) if scratch is None else scratch
+    mask = z.real > 0
+    np.multiply(mask, z, out=u)
+    u *= 2
+    np.subtract(z, u, out=u)
+    np.exp(u, out=u)
+    np.subtract(1, u, out=out)
+    out *= mask
+    out += u
+    np.add(1, u, out=u)
+    out /= u
+    return out
+
+
+def sigmoid_prime(z, a, out=None):
     """sigmoid'(z) from the forward value a = sigmoid(z)."""
-    return a*(1 - a)
+    if out is None:
+        out = np.empty(z.shape, dtype=a.dtype)
+    np.subtract(1, a, out=out)
+    out *= a
+    return out
 
 
-def bce_from_z(z, y):
+def bce_from_z(z, y, out=None):
     """One unit's bce cost after a sigmoid, from z: softplus(z) - y z."""
-    out = np.empty(z.shape, dtype=np.result_type(z, y))
+    if out is None:
+        out = np.empty(z.shape, dtype=np.result_type(z, y))
     pos = z.real > 0
     neg = ~pos
     out[pos] = -y[pos]*z[pos] + z[pos] + np.log1p(np.exp(-z[pos]))
@@ -155,26 +183,77 @@ def _inputs(x, W1):
     return x
 
 
-def _targets(y, m, n_L):
-    """y as an array (n_L, m)."""
+def _targets(y, m, n_L, dtype):
+    """y as an array (n_L, m);
+    real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    real = np.finfo(dtype).dtype
     y = _array(y, "y")
     if y.shape != (n_L, m):
         raise ValueError(f"y has shape {y.shape}; expected (n_L, m) = {(n_L, m)} (columns layout)")
-    return y
+    return y if y.dtype.kind == "c" else y.astype(real, copy=False)
+
+
+# ----- the workspace: intermediates kept between calls ------------------------------------------------------
+
+#: Keep the intermediate arrays of a call for the next call with the same dtype and shapes (one set per thread,
+#: at most WORKSPACE_SLOTS sets). False: allocate them afresh on every call. Returned arrays are always fresh.
+REUSE_WORKSPACE = True
+WORKSPACE_SLOTS = 4
+
+
+class _Workspace(dict):
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+
+    def __init__(self, dtype, m, widths):
+        super().__init__()
+        self.dtype, self.m, self.widths = dtype, m, widths
+
+    def __missing__(self, key):
+        array = self[key] = np.empty((self.widths[key[1] - 1], self.m), dtype=self.dtype)
+        return array
+
+
+_THREAD = threading.local()
+
+
+def _workspace(dtype, m, widths):
+    """The workspace for ``dtype``, batch size ``m`` and layer widths ``widths``; a complex call (complex step)
+    and a real one never share arrays, and neither do two threads."""
+    if not REUSE_WORKSPACE:
+        return _Workspace(dtype, m, widths)
+    kept = _THREAD.__dict__
+    key = (dtype, m, widths)
+    ws = kept.get(key)
+    if ws is None:
+        while len(kept) >= max(1, WORKSPACE_SLOTS):
+            kept.pop(next(iter(kept)))  # the oldest
+        ws = kept[key] = _Workspace(dtype, m, widths)
+    return ws
+
+
+def clear_workspace():
+    """Free the arrays this thread keeps between calls."""
+    _THREAD.__dict__.clear()
 
 
 # ----- the model, printed from the proven batch forms -------------------------------------------------------
 
 
 def forward(params, x):
-    """a^L for a batch x (n_0, m): returns an array (n_L, m)."""
+    """a^L for a batch x (n_0, m): returns a fresh array (n_L, m)."""
     W1, b1, W2, b2, W3, b3 = _parameters(params)
     A0 = _inputs(x, W1)
-    Z1 = W1 @ A0 + b1
-    A1 = tanh(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = tanh(Z2)
-    Z3 = W3 @ A2 + b3
+    dtype = np.result_type(W1, b1, W2, b2, W3, b3, A0)
+    m = A0.shape[1]
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0]))
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = tanh(Z1, out=ws["A", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = tanh(Z2, out=ws["A", 2])
+    Z3 = W3 @ A2
+    Z3 += b3
     A3 = sigmoid(Z3)
     return A3
 
@@ -186,36 +265,49 @@ def loss(params, x, y):
     """
     W1, b1, W2, b2, W3, b3 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, b1, W2, b2, W3, b3, A0)
     m = A0.shape[1]
-    Y = _targets(y, m, W3.shape[0])
-    Z1 = W1 @ A0 + b1
-    A1 = tanh(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = tanh(Z2)
-    Z3 = W3 @ A2 + b3
-    cost = bce_from_z(Z3, Y)
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0]))
+    Y = _targets(y, m, W3.shape[0], dtype)
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = tanh(Z1, out=ws["A", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = tanh(Z2, out=ws["A", 2])
+    Z3 = np.matmul(W3, A2, out=ws["Z", 3])
+    Z3 += b3
+    cost = bce_from_z(Z3, Y, out=ws["S", 3])
     return (np.sum(cost) / m).item()
 
 
 def gradients(params, x, y):
-    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params.
+    """dC/dW^l and dC/db^l of every layer, as a dict with the keys of params (fresh arrays, of the working dtype).
 
     x is (n_0, m), y is (n_L, m).
     """
     W1, b1, W2, b2, W3, b3 = _parameters(params)
     A0 = _inputs(x, W1)
+    dtype = np.result_type(W1, b1, W2, b2, W3, b3, A0)
     m = A0.shape[1]
-    Y = _targets(y, m, W3.shape[0])
-    Z1 = W1 @ A0 + b1
-    A1 = tanh(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = tanh(Z2)
-    Z3 = W3 @ A2 + b3
-    A3 = sigmoid(Z3)
+    ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0]))
+    Y = _targets(y, m, W3.shape[0], dtype)
+    Z1 = np.matmul(W1, A0, out=ws["Z", 1])
+    Z1 += b1
+    A1 = tanh(Z1, out=ws["A", 1])
+    Z2 = np.matmul(W2, A1, out=ws["Z", 2])
+    Z2 += b2
+    A2 = tanh(Z2, out=ws["A", 2])
+    Z3 = np.matmul(W3, A2, out=ws["Z", 3])
+    Z3 += b3
+    A3 = sigmoid(Z3, out=ws["A", 3], scratch=ws["S", 3])
     # errors pre-scaled by 1/m (steps code.E1..code.E3): the gradients sum, never average
-    E3 = (A3 - Y) / m
-    E2 = (W3.T @ E3) * tanh_prime(Z2, A2)
-    E1 = (W2.T @ E2) * tanh_prime(Z1, A1)
+    E3 = np.subtract(A3, Y, out=ws["E", 3])
+    E3 /= m
+    E2 = np.matmul(W3.T, E3, out=ws["E", 2])
+    E2 *= tanh_prime(Z2, A2, out=ws["S", 2])
+    E1 = np.matmul(W2.T, E2, out=ws["E", 1])
+    E1 *= tanh_prime(Z1, A1, out=ws["S", 1])
     return {
         "W1": E1 @ A0.T,
         "b1": E1.sum(axis=1, keepdims=True),

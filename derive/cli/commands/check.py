@@ -36,7 +36,7 @@ One row per equation: line, tag, verdict, reason. Verdicts:
 The model: a catalog name or --net/--act/--cost/--reduction/--layout, else a directive in the document,
   % bpv: net=2-3-1 act=sigmoid cost=bce reduction=mean layout=columns convention=course
   <!-- bpv: act=tanh,sigmoid cost=bce -->
-(keys: model, net, act, cost, reduction, layout, bias, convention), else 2-3-2 sigmoid with the quadratic cost.
+(keys: model, net, act, cost, reduction, layout, bias, convention, jacobian), else 2-3-4 sigmoid, quadratic cost.
 Each equation runs in a worker with a time limit (--timeout).
 
 Exit status: 0 nothing refuted, 1 something refuted (or, with --catalog, a catalog claim not proven),
@@ -72,24 +72,31 @@ def _context(args: argparse.Namespace):
     flags = args.net or args.models or model_flags_given(args)
     dz = {"course": "per_sample", "batch": "batch"}.get(args.convention or "")
     if not flags:
-        return Context(dz=dz) if dz else None
+        return Context(dz=dz, cost_known=False) if dz else None
     spec = models_from_args(args)[0]
-    return Context(spec, f"from the command line: {spec.title}", dz)
+    return Context(spec, f"from the command line: {spec.title}", dz, True, declared=True)
 
 
 def _print_rows(report, verbose: bool) -> None:
     context = None
+    if verbose:
+        for e in report.expansions:
+            print(f"macro: {e}")
     for r in report.rows:
         if r.context != context:
             context = r.context
             print(f"model: {context}")
         tag = r.tag or "-"
         print(f"{r.line:>5}  {tag:<10} {r.verdict:<{_VERDICT_WIDTH}} {r.reason}")
+        if r.repair:
+            print(f"{'':>5}  {'':<10} {'':<{_VERDICT_WIDTH}} repair: {r.repair}")
         if verbose:
             if r.understood:
                 print(f"{'':>5}  {'':<10} {'':<{_VERDICT_WIDTH}} understood: {r.understood}")
             if r.method:
                 print(f"{'':>5}  {'':<10} {'':<{_VERDICT_WIDTH}} method: {r.method}")
+            if r.strength:
+                print(f"{'':>5}  {'':<10} {'':<{_VERDICT_WIDTH}} strength: {r.strength}")
     counts = ", ".join(f"{n} {v}" for v, n in report.counts().items() if n)
     print(f"{report.source}: {len(report.rows)} equation(s): {counts or 'none found'}")
     for note in report.notes:

@@ -8,7 +8,7 @@ import time
 
 from derive.cli.args import add_json_argument, add_model_arguments, add_seed_argument, models_from_args, print_warnings
 from derive.core.files import write_json
-from derive.verification.api import verify_models
+from derive.verification.api import CHECKS, verify_models
 from derive.verification.rows import BOUNDS, Verdict, format_table
 from derive.verification.sampling import EXHAUSTIVE_MAX, N_PROBES, SAMPLE_PER_BLOCK
 from derive.verification.schema import report_dict
@@ -60,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="verify N models at a time in separate processes (default: 1)")
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reusing cached results")
+    p.add_argument("--no-torch", action="store_true",
+                   help="leave out the torch.autograd oracle, as if PyTorch were not installed")
     p.add_argument("--quiet", "-q", action="store_true", help="print only failing rows and the summary")
     add_json_argument(p)
     add_seed_argument(p)
@@ -81,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"bpv verify: {len(specs)} model(s), seed {args.seed}, jobs {args.jobs}", file=out, flush=True)
     t0 = time.perf_counter()
-    results = verify_models(specs, jobs=args.jobs, progress=progress, seed=args.seed, use_cache=not args.no_cache)
+    checks = tuple(c for c in CHECKS if not (args.no_torch and c == "torch"))
+    results = verify_models(specs, jobs=args.jobs, progress=progress, seed=args.seed, use_cache=not args.no_cache,
+                            checks=checks)
     elapsed = time.perf_counter() - t0
 
     rows = [r for res in results for r in res.rows]

@@ -84,8 +84,10 @@ def _inputs(x, W1):
     return x
 
 
-def _targets(y, m, n_L):
-    """y as an array TPL_BATCH(n_L, m)TPL_LABELS_DOC."""
+def _targets(y, m, n_L, dtype):
+    """y as an array TPL_BATCH(n_L, m)TPL_LABELS_DOC;
+    real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    real = np.finfo(dtype).dtype
     # <labels>
     y = _array(y, "y", labels=np.ndim(y) == 1)
     if y.ndim == 1:
@@ -94,7 +96,7 @@ def _targets(y, m, n_L):
                              f"or one-hot targets of shape TPL_BATCH(n_L, m) = TPL_BATCH({n_L}, {m})")
         if m and (y.min() < 0 or y.max() >= n_L):
             raise ValueError(f"y holds class labels outside 0..{n_L - 1}")
-        one_hot = np.zeros(TPL_BATCH(n_L, m))
+        one_hot = np.zeros(TPL_BATCH(n_L, m), dtype=real)
         one_hot[TPL_AXES(y, np.arange(m))] = 1.0
         return one_hot
     # </labels>
@@ -103,4 +105,4 @@ def _targets(y, m, n_L):
     # </reals>
     if y.shape != TPL_BATCH(n_L, m):
         raise ValueError(f"y has shape {y.shape}; expected TPL_BATCH(n_L, m) = {TPL_BATCH(n_L, m)} (TPL_LAYOUT layout)")
-    return y
+    return y if y.dtype.kind == "c" else y.astype(real, copy=False)

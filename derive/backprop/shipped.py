@@ -1,0 +1,58 @@
+"""The artefacts bpv ships derived (:mod:`derive.core.shipped`): only what does not depend on a model.
+
+Today one: the all-widths rule (:func:`derive.backprop.general_rule.derive_general_rule` with the textbook claims),
+~1 s to derive, the same for every model. Run ``python -m derive.backprop.shipped`` after changing the mathematics
+it depends on (``--check`` exits 1 when an artefact is stale or missing, and says which; tests run the check).
+A stale artefact is never served: the rule is then derived afresh, as if nothing were shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from derive.core import shipped
+
+__all__ = ["ARTEFACTS", "main", "stale"]
+
+
+def _general_rule():
+    from derive.backprop.general_rule import derive_default_rule
+
+    return derive_default_rule()
+
+
+#: (producing module, artefact name) -> how to derive it afresh
+ARTEFACTS: dict[tuple[str, str], Callable[[], object]] = {
+    ("derive.backprop.general_rule", "general_rule"): _general_rule,
+}
+
+
+def stale() -> list[str]:
+    """The artefacts whose recorded key differs from the key computed now (or that are missing)."""
+    out = []
+    for module, name in ARTEFACTS:
+        head = shipped.header(module, name)
+        if head is None or head.get("key") != shipped.shipped_key(module):
+            out.append(f"{module}:{name}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m derive.backprop.shipped", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 if an artefact is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        old = stale()
+        for item in old:
+            print(f"stale or missing: {item} (run python -m derive.backprop.shipped)", file=sys.stderr)
+        return 1 if old else 0
+    for (module, name), make in ARTEFACTS.items():
+        path = shipped.store(module, name, make())
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Exp-folded forward forms: sigmoid through u = exp(-|z|), proven, stable, exact under complex step; forms that
+would overflow or cancel are refused."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.codegen.folded import fold_activation, fold_expression, folded_source
+from derive.codegen.kernel import generate_kernel_source
+from derive.functions.stable import z
+from numeric.catalog import CATALOG
+from numeric.spec import ActSpec
+
+
+def _sigmoid():
+    form = fold_activation(ActSpec.parse("sigmoid"))
+    namespace = {"np": np}
+    exec(folded_source(form), namespace)  # our own generated code, not user text
+    return form, namespace["sigmoid"]
+
+
+def test_sigmoid_folds_and_the_fold_is_proven_symbolically():
+    form, _ = _sigmoid()
+    assert form.step.holds and "numeric" not in form.step.method and "z = 0: exact" in form.step.method
+    assert form.denominator == sp.Symbol("u", positive=True) + 1
+
+
+@pytest.mark.parametrize("name", ["tanh", "softplus", "swish", "relu", "elu", "gelu", "identity"])
+def test_other_activations_keep_their_stable_forms(name):
+    # tanh folds to (1 - u^2)/(1 + u^2): its numerator vanishes at z = 0 (cancellation), so it is refused
+    assert fold_activation(ActSpec.parse(name)) is None
+
+
+def test_a_fold_that_would_divide_by_an_underflowed_u_is_refused():
+    assert fold_expression(sp.exp(z), "e") is None  # e^z = 1/u for z > 0: D(0) = 0
+    assert fold_expression(1 / (1 + sp.exp(-z)) + z, "s") is None  # z left over besides u
+
+
+def test_the_folded_sigmoid_matches_the_definition_to_rounding_and_keeps_the_dtype():
+    _, sigmoid = _sigmoid()
+    zz = np.linspace(-30, 30, 601)
+    exact = 1 / (1 + np.exp(-zz))
+    assert np.abs(sigmoid(zz) - exact).max() <= 2.3e-16
+    assert np.all(np.abs(sigmoid(zz) - exact) <= 4e-16 * exact)  # relative, also in the tail where s -> 0
+    assert sigmoid(zz.astype(np.float32)).dtype == np.float32
+    out, scratch = np.empty_like(zz), np.empty_like(zz)
+    assert sigmoid(zz, out=out, scratch=scratch) is out and np.array_equal(out, sigmoid(zz))
+
+
+def test_the_folded_sigmoid_is_stable_and_exact_under_complex_step():
+    _, sigmoid = _sigmoid()
+    extreme = np.array([-1000.0, -800.0, 0.0, 800.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is the right answer
+        assert np.array_equal(sigmoid(extreme), [0.0, 0.0, 0.5, 1.0, 1.0])
+        zz = np.linspace(-40, 40, 161)
+        s = 1 / (1 + np.exp(-zz))
+        derivative = sigmoid(zz + 1e-20j).imag / 1e-20
+    assert np.abs(derivative - s * (1 - s)).max() <= 1e-15  # the bound of complex step is 1e-12
+
+
+@pytest.mark.parametrize("name", ["mnist_nielsen", "tanh_net", "binary_classifier", "regression"])
+def test_kernels_with_a_sigmoid_print_it_folded_and_record_the_step(name):
+    src = generate_kernel_source(CATALOG[name])
+    assert "def sigmoid(z, out=None, scratch=None):" in src and "np.tanh(out, out=out)" not in src.split(
+        "def sigmoid(")[1].split("\ndef ")[0]
+    assert "sigmoid.folded: holds" in src.split('"""')[1]
