@@ -125,7 +125,7 @@ def test_the_printer_prints_the_batch_forms_with_one_method_per_node():
     N = forms.names
     assert printer.doprint(forms.layers[1].Z) == "W1 @ A0 + b1"  # _print_MatAdd, _print_MatMul (b 1^T broadcasts)
     assert printer.doprint(forms.layers[1].E) == "(W2.T @ E2) * sigmoid_prime(Z1, A1)"  # Hadamard, Transpose, Apply
-    assert printer.doprint(forms.layers[2].code_b) == "E2.sum(axis=1, keepdims=True)"  # E 1: a sum over the batch
+    assert printer.doprint(forms.layers[2].code_b) == "E2 @ ws.ones"  # E 1: a sum over the batch, as E times ones
     assert printer.doprint(N.W(2)) == spec.layers[1].W  # names from the layer, not parsed from "W^{2}"
     # without a model the matrix nodes print as SymPy's NumPy printer prints them
     W, A = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("A", 3, 4)
@@ -148,7 +148,7 @@ def test_the_validation_template_is_filled_completely_for_every_layout_and_secti
     src = validation_source(spec)
     assert "TPL_" not in src and "# <" not in src
     compile(src, "validation", "exec")
-    assert ("one_hot" in src) == (cost == "cce") and ("b = _array" in src) == bias
+    assert ("one_hot" in src) == (cost == "cce") and ("params['b{l}'] has shape" in src) == bias
     assert f"({layout} layout)" in src and str(layout.batch("n_L", "m")).replace("'", "") in src
 
 

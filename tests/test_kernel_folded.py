@@ -43,8 +43,9 @@ def test_the_folded_sigmoid_matches_the_definition_to_rounding_and_keeps_the_dty
     assert np.abs(sigmoid(zz) - exact).max() <= 2.3e-16
     assert np.all(np.abs(sigmoid(zz) - exact) <= 4e-16 * exact)  # relative, also in the tail where s -> 0
     assert sigmoid(zz.astype(np.float32)).dtype == np.float32
-    out, scratch = np.empty_like(zz), np.empty_like(zz)
-    assert sigmoid(zz, out=out, scratch=scratch) is out and np.array_equal(out, sigmoid(zz))
+    out, scratch, mask = np.empty_like(zz), np.empty_like(zz), np.full_like(zz, np.nan)  # buffers are only written
+    assert sigmoid(zz, out=out, scratch=scratch, mask=mask) is out and np.array_equal(out, sigmoid(zz))
+    assert np.array_equal(mask, zz > 0)  # the mask in the caller's buffer, as 0.0 and 1.0 of the array's type
 
 
 def test_the_folded_sigmoid_is_stable_and_exact_under_complex_step():
@@ -61,6 +62,6 @@ def test_the_folded_sigmoid_is_stable_and_exact_under_complex_step():
 @pytest.mark.parametrize("name", ["mnist_nielsen", "tanh_net", "binary_classifier", "regression"])
 def test_kernels_with_a_sigmoid_print_it_folded_and_record_the_step(name):
     src = generate_kernel_source(CATALOG[name])
-    assert "def sigmoid(z, out=None, scratch=None):" in src and "np.tanh(out, out=out)" not in src.split(
+    assert "def sigmoid(z, out=None, scratch=None, mask=None):" in src and "np.tanh(out, out=out)" not in src.split(
         "def sigmoid(")[1].split("\ndef ")[0]
     assert "sigmoid.folded: holds" in src.split('"""')[1]

@@ -118,8 +118,10 @@ class ModelLines:
             lines += self.printer.assign(forms.Z, self.name(N.Z(l)), None if fresh else self.buffer("Z", l))
             if upto_z and l == self.output:
                 break
+            # the forward mask of an exp-folded form in E^l's array: E^l is first written after the forward pass
             lines += self.printer.assign(forms.A, self.name(N.A(l)), None if fresh else self.buffer("A", l),
-                                         None if fresh else self.buffer("S", l))
+                                         None if fresh else self.buffer("S", l),
+                                         None if fresh else self.buffer("E", l))
         return lines
 
     def cost_piece_needs_a(self) -> bool:

@@ -139,16 +139,16 @@ class KernelPrinter(NumPyPrinter):
         raise ValueError(f"unexpected scalar factor {scale}")
 
     def _product(self, mats: list[MatrixExpr]) -> str:
-        """A matrix product; a product with the all-ones matrix is a sum over the batch (1 of length m) or
-        broadcasting (b 1^T adds b to every sample)."""
-        axis = self.matrices.sample_axis
+        """A matrix product; a product with the all-ones matrix is a sum over the batch (1 of length m: the
+        product with the workspace's ones column ``ws.ones``, a matrix-vector product) or broadcasting (b 1^T adds
+        b to every sample)."""
         if len(mats) == 2 and isinstance(mats[1], sp.OneMatrix):
             if mats[1].shape[0] == m:
-                return f"{self._operand(mats[0])}.sum(axis={axis}, keepdims=True)"  # Delta 1
+                return f"{self._operand(mats[0])} @ ws.ones"  # Delta 1
             return self._print(mats[0])  # b 1^T
         if len(mats) == 2 and isinstance(mats[0], sp.OneMatrix):
             if mats[0].shape[1] == m:
-                return f"{self._operand(mats[1])}.sum(axis={axis}, keepdims=True)"  # 1^T Delta
+                return f"ws.ones.T @ {self._operand(mats[1])}"  # 1^T Delta
             return self._print(mats[1])  # 1 b
         return " @ ".join(self._operand(a) for a in mats) if len(mats) > 1 else self._print(mats[0])
 
@@ -161,9 +161,9 @@ class KernelPrinter(NumPyPrinter):
     def _print_Apply(self, expr: Apply):
         return self.call(expr)
 
-    def call(self, expr: Apply, out: str | None = None, scratch: str | None = None) -> str:
+    def call(self, expr: Apply, out: str | None = None, scratch: str | None = None, mask: str | None = None) -> str:
         """The kernel call for a function applied to matrices, writing into ``out`` if given (and using
-        ``scratch`` if the function takes one)."""
+        ``scratch`` and ``mask`` if the function takes them)."""
         printer = {Fn.FORWARD: self._forward, Fn.FORWARD_VECTOR: self._forward, Fn.DERIVATIVE: self._derivative,
                    Fn.VJP: self._vjp, Fn.COST_GRADIENT: self._cost_gradient}.get(expr.fname)
         if printer is None:
@@ -176,6 +176,8 @@ class KernelPrinter(NumPyPrinter):
         if (scratch is not None and expr.fname in (Fn.FORWARD, Fn.FORWARD_VECTOR)
                 and self.matrices.functions_of(expr.operands[0]).forward_scratch):
             args.append(f"scratch={scratch}")
+            if mask is not None:
+                args.append(f"mask={mask}")
         return f"{name}({', '.join(args)})"
 
     def _forward(self, Z) -> tuple[str | None, list[str]]:
@@ -194,7 +196,8 @@ class KernelPrinter(NumPyPrinter):
         return self.matrices.cost_gradient, [self._print(A), self._print(Y), *self.matrices.cost_gradient_args]
 
     # ----- a batch form evaluated into a buffer -------------------------------------------------------------------
-    def assign(self, expr: MatrixExpr, name: str, out: str | None, scratch: str | None = None) -> list[str]:
+    def assign(self, expr: MatrixExpr, name: str, out: str | None, scratch: str | None = None,
+               mask: str | None = None) -> list[str]:
         """Lines (indented) that set ``name`` to ``expr`` computed with ``out=out`` (None: a fresh array).
 
         The first line creates the value (a matrix product, a subtraction or a kernel function with ``out=``);
@@ -203,7 +206,7 @@ class KernelPrinter(NumPyPrinter):
         mean divides last. A node not handled here is printed as one expression and copied in.
         """
         scale, body = self._split_scale(expr)
-        lines = self._assign_body(body, name, out, scratch)
+        lines = self._assign_body(body, name, out, scratch, mask)
         if scale == 1 / m:
             lines.append(f"    {name} /= m")
         elif scale != 1:
@@ -223,13 +226,14 @@ class KernelPrinter(NumPyPrinter):
         return (isinstance(expr, sp.MatMul) and len(expr.args) == 2
                 and all(isinstance(a, MatrixExpr) and not isinstance(a, sp.OneMatrix) for a in expr.args))
 
-    def _assign_body(self, expr, name: str, out: str | None, scratch: str | None) -> list[str]:
+    def _assign_body(self, expr, name: str, out: str | None, scratch: str | None,
+                     mask: str | None = None) -> list[str]:
         if self._is_gemm(expr):
             left, right = (self._operand(a) for a in expr.args)
             value = f"{left} @ {right}" if out is None else f"np.matmul({left}, {right}, out={out})"
             return [f"    {name} = {value}"]
         if isinstance(expr, Apply):
-            return [f"    {name} = {self.call(expr, out, scratch)}"]
+            return [f"    {name} = {self.call(expr, out, scratch, mask)}"]
         if isinstance(expr, sp.MatAdd):
             return self._assign_sum(expr, name, out)
         if isinstance(expr, sp.HadamardProduct):

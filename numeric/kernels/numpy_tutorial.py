@@ -98,6 +98,8 @@ def squared_da(a, y, out=None):
 # ----- checking the arguments -------------------------------------------------------------------------------
 
 KEYS = ('W1', 'W2')
+#: params[KEYS[i]] for i in range(0, len(KEYS), _W_STEP) are the weight matrices (a bias follows each, if any)
+_W_STEP = len(KEYS) // LAYERS
 
 
 def _array(value, what, labels=False):
@@ -111,28 +113,35 @@ def _array(value, what, labels=False):
 
 
 def _parameters(params):
-    """The parameter arrays in the order of KEYS, their shapes checked against each other."""
+    """The parameter arrays in the order of KEYS, their shapes checked against each other.
+
+    A float or complex ndarray is taken as it is: every call pays these checks, so the common case runs no
+    conversion and formats no message (the messages are built only on the way to an error)."""
     if not hasattr(params, "keys"):
         raise ValueError(f"params must be a dict with keys {', '.join(KEYS)}, got {type(params).__name__}")
-    missing = [key for key in KEYS if key not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}")
-    arrays = []
+    try:
+        arrays = [params[key] for key in KEYS]
+    except KeyError:
+        missing = [key for key in KEYS if key not in params]
+        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}") from None
+    for i, array in enumerate(arrays):
+        if type(array) is not np.ndarray or array.dtype.kind not in "fc":
+            arrays[i] = _array(array, f"params[{KEYS[i]!r}]")
     n_prev = None
-    for l in range(1, LAYERS + 1):
-        W = _array(params[f"W{l}"], f"params['W{l}']")
-        n_in = W.shape[0] if W.ndim == 2 else None
-        if W.ndim != 2 or (n_prev is not None and n_in != n_prev):
+    for i in range(0, len(KEYS), _W_STEP):
+        W = arrays[i]
+        if W.ndim != 2 or (n_prev is not None and W.shape[0] != n_prev):
+            l = i // _W_STEP + 1
             expected = f"(n_{l - 1}, n_{l})" + ("" if n_prev is None else f" with n_{l - 1} = {n_prev}")
             raise ValueError(f"params['W{l}'] has shape {W.shape}; expected {expected} (rows layout)")
         n_prev = W.shape[1]
-        arrays.append(W)
     return arrays
 
 
 def _inputs(x, W1):
     """x as an array (m, n_0), its feature count checked against W1."""
-    x = _array(x, "x")
+    if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+        x = _array(x, "x")
     n_0 = W1.shape[0]
     if x.ndim != 2 or x.shape[1] != n_0:
         raise ValueError(f"x has shape {x.shape}; expected (m, n_0) with n_0 = {n_0} (rows layout: "
@@ -143,6 +152,8 @@ def _inputs(x, W1):
 def _targets(y, m, n_L, dtype):
     """y as an array (m, n_L);
     real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    if type(y) is np.ndarray and y.dtype == dtype and y.shape == (m, n_L):
+        return y  # the common case, already right: no conversion
     real = np.finfo(dtype).dtype
     y = _array(y, "y")
     if y.shape != (m, n_L):
@@ -159,11 +170,14 @@ WORKSPACE_SLOTS = 4
 
 
 class _Workspace(dict):
-    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use;
+    ``ws.ones`` is the all-ones column 1 (m, 1) of the bias gradients Delta 1 (a matrix-vector product costs a
+    third of a reduction along the batch)."""
 
     def __init__(self, dtype, m, widths):
         super().__init__()
         self.dtype, self.m, self.widths = dtype, m, widths
+        self.ones = np.ones((m, 1), dtype=dtype)
 
     def __missing__(self, key):
         array = self[key] = np.empty((self.m, self.widths[key[1] - 1]), dtype=self.dtype)

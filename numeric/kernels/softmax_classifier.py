@@ -111,6 +111,8 @@ def log_sum_exp(z):
 # ----- checking the arguments -------------------------------------------------------------------------------
 
 KEYS = ('W1', 'b1', 'W2', 'b2')
+#: params[KEYS[i]] for i in range(0, len(KEYS), _W_STEP) are the weight matrices (a bias follows each, if any)
+_W_STEP = len(KEYS) // LAYERS
 
 
 def _array(value, what, labels=False):
@@ -124,33 +126,39 @@ def _array(value, what, labels=False):
 
 
 def _parameters(params):
-    """The parameter arrays in the order of KEYS, their shapes checked against each other."""
+    """The parameter arrays in the order of KEYS, their shapes checked against each other.
+
+    A float or complex ndarray is taken as it is: every call pays these checks, so the common case runs no
+    conversion and formats no message (the messages are built only on the way to an error)."""
     if not hasattr(params, "keys"):
         raise ValueError(f"params must be a dict with keys {', '.join(KEYS)}, got {type(params).__name__}")
-    missing = [key for key in KEYS if key not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}")
-    arrays = []
+    try:
+        arrays = [params[key] for key in KEYS]
+    except KeyError:
+        missing = [key for key in KEYS if key not in params]
+        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}") from None
+    for i, array in enumerate(arrays):
+        if type(array) is not np.ndarray or array.dtype.kind not in "fc":
+            arrays[i] = _array(array, f"params[{KEYS[i]!r}]")
     n_prev = None
-    for l in range(1, LAYERS + 1):
-        W = _array(params[f"W{l}"], f"params['W{l}']")
-        n_in = W.shape[1] if W.ndim == 2 else None
-        if W.ndim != 2 or (n_prev is not None and n_in != n_prev):
+    for i in range(0, len(KEYS), _W_STEP):
+        W = arrays[i]
+        if W.ndim != 2 or (n_prev is not None and W.shape[1] != n_prev):
+            l = i // _W_STEP + 1
             expected = f"(n_{l}, n_{l - 1})" + ("" if n_prev is None else f" with n_{l - 1} = {n_prev}")
             raise ValueError(f"params['W{l}'] has shape {W.shape}; expected {expected} (columns layout)")
         n_prev = W.shape[0]
-        arrays.append(W)
-        b = _array(params[f"b{l}"], f"params['b{l}']")
-        if b.shape != (n_prev, 1):
+        if arrays[i + 1].shape != (n_prev, 1):
+            l = i // _W_STEP + 1
             expected = f"(n_{l}, 1) = {(n_prev, 1)}"
-            raise ValueError(f"params['b{l}'] has shape {b.shape}; expected {expected} (columns layout)")
-        arrays.append(b)
+            raise ValueError(f"params['b{l}'] has shape {arrays[i + 1].shape}; expected {expected} (columns layout)")
     return arrays
 
 
 def _inputs(x, W1):
     """x as an array (n_0, m), its feature count checked against W1."""
-    x = _array(x, "x")
+    if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+        x = _array(x, "x")
     n_0 = W1.shape[1]
     if x.ndim != 2 or x.shape[0] != n_0:
         raise ValueError(f"x has shape {x.shape}; expected (n_0, m) with n_0 = {n_0} (columns layout: "
@@ -161,6 +169,8 @@ def _inputs(x, W1):
 def _targets(y, m, n_L, dtype):
     """y as an array (n_L, m); integer class labels of length m are one-hot encoded;
     real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    if type(y) is np.ndarray and y.dtype == dtype and y.shape == (n_L, m):
+        return y  # the common case, already right: no conversion
     real = np.finfo(dtype).dtype
     y = _array(y, "y", labels=np.ndim(y) == 1)
     if y.ndim == 1:
@@ -186,11 +196,14 @@ WORKSPACE_SLOTS = 4
 
 
 class _Workspace(dict):
-    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use;
+    ``ws.ones`` is the all-ones column 1 (m, 1) of the bias gradients Delta 1 (a matrix-vector product costs a
+    third of a reduction along the batch)."""
 
     def __init__(self, dtype, m, widths):
         super().__init__()
         self.dtype, self.m, self.widths = dtype, m, widths
+        self.ones = np.ones((m, 1), dtype=dtype)
 
     def __missing__(self, key):
         array = self[key] = np.empty((self.widths[key[1] - 1], self.m), dtype=self.dtype)
@@ -283,7 +296,7 @@ def gradients(params, x, y):
     E1 *= relu_prime(Z1, A1, out=ws["S", 1])
     return {
         "W1": E1 @ A0.T,
-        "b1": E1.sum(axis=1, keepdims=True),
+        "b1": E1 @ ws.ones,
         "W2": E2 @ A1.T,
-        "b2": E2.sum(axis=1, keepdims=True),
+        "b2": E2 @ ws.ones,
     }

@@ -35,6 +35,8 @@ def TPL_AXES(unit, sample):
 # ----- template: copied from the next line on -----
 
 KEYS = TPL_KEYS
+#: params[KEYS[i]] for i in range(0, len(KEYS), _W_STEP) are the weight matrices (a bias follows each, if any)
+_W_STEP = len(KEYS) // LAYERS
 
 
 def _array(value, what, labels=False):
@@ -48,35 +50,41 @@ def _array(value, what, labels=False):
 
 
 def _parameters(params):
-    """The parameter arrays in the order of KEYS, their shapes checked against each other."""
+    """The parameter arrays in the order of KEYS, their shapes checked against each other.
+
+    A float or complex ndarray is taken as it is: every call pays these checks, so the common case runs no
+    conversion and formats no message (the messages are built only on the way to an error)."""
     if not hasattr(params, "keys"):
         raise ValueError(f"params must be a dict with keys {', '.join(KEYS)}, got {type(params).__name__}")
-    missing = [key for key in KEYS if key not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}")
-    arrays = []
+    try:
+        arrays = [params[key] for key in KEYS]
+    except KeyError:
+        missing = [key for key in KEYS if key not in params]
+        raise ValueError(f"params is missing {missing[0]!r}: expected keys {', '.join(KEYS)}") from None
+    for i, array in enumerate(arrays):
+        if type(array) is not np.ndarray or array.dtype.kind not in "fc":
+            arrays[i] = _array(array, f"params[{KEYS[i]!r}]")
     n_prev = None
-    for l in range(1, LAYERS + 1):
-        W = _array(params[f"W{l}"], f"params['W{l}']")
-        n_in = W.shape[TPL_W_IN] if W.ndim == 2 else None
-        if W.ndim != 2 or (n_prev is not None and n_in != n_prev):
+    for i in range(0, len(KEYS), _W_STEP):
+        W = arrays[i]
+        if W.ndim != 2 or (n_prev is not None and W.shape[TPL_W_IN] != n_prev):
+            l = i // _W_STEP + 1
             expected = f"TPL_MATRIX(n_{l}, n_{l - 1})" + ("" if n_prev is None else f" with n_{l - 1} = {n_prev}")
             raise ValueError(f"params['W{l}'] has shape {W.shape}; expected {expected} (TPL_LAYOUT layout)")
         n_prev = W.shape[TPL_W_OUT]
-        arrays.append(W)
         # <bias>
-        b = _array(params[f"b{l}"], f"params['b{l}']")
-        if b.shape != TPL_VECTOR(n_prev):
+        if arrays[i + 1].shape != TPL_VECTOR(n_prev):
+            l = i // _W_STEP + 1
             expected = f"TPL_VECTOR(n_{l}) = {TPL_VECTOR(n_prev)}"
-            raise ValueError(f"params['b{l}'] has shape {b.shape}; expected {expected} (TPL_LAYOUT layout)")
-        arrays.append(b)
+            raise ValueError(f"params['b{l}'] has shape {arrays[i + 1].shape}; expected {expected} (TPL_LAYOUT layout)")
         # </bias>
     return arrays
 
 
 def _inputs(x, W1):
     """x as an array TPL_BATCH(n_0, m), its feature count checked against W1."""
-    x = _array(x, "x")
+    if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+        x = _array(x, "x")
     n_0 = W1.shape[TPL_W_IN]
     if x.ndim != 2 or x.shape[TPL_UNIT_AXIS] != n_0:
         raise ValueError(f"x has shape {x.shape}; expected TPL_BATCH(n_0, m) with n_0 = {n_0} (TPL_LAYOUT layout: "
@@ -87,6 +95,8 @@ def _inputs(x, W1):
 def _targets(y, m, n_L, dtype):
     """y as an array TPL_BATCH(n_L, m)TPL_LABELS_DOC;
     real targets in the real type of the working ``dtype`` (float32 stays float32, complex step keeps real targets)."""
+    if type(y) is np.ndarray and y.dtype == dtype and y.shape == TPL_BATCH(n_L, m):
+        return y  # the common case, already right: no conversion
     real = np.finfo(dtype).dtype
     # <labels>
     y = _array(y, "y", labels=np.ndim(y) == 1)

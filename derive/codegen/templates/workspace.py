@@ -24,11 +24,14 @@ WORKSPACE_SLOTS = 4
 
 
 class _Workspace(dict):
-    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use."""
+    """The intermediate arrays of one dtype and shape: ``ws["Z", l]`` is the array for Z^l, made on first use;
+    ``ws.ones`` is the all-ones column 1 (m, 1) of the bias gradients Delta 1 (a matrix-vector product costs a
+    third of a reduction along the batch)."""
 
     def __init__(self, dtype, m, widths):
         super().__init__()
         self.dtype, self.m, self.widths = dtype, m, widths
+        self.ones = np.ones((m, 1), dtype=dtype)
 
     def __missing__(self, key):
         array = self[key] = np.empty(TPL_BATCH(self.widths[key[1] - 1], self.m), dtype=self.dtype)
