@@ -241,8 +241,9 @@ def gradcheck(
     if mode not in MODES:
         raise BadInput(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     t0 = time.perf_counter()
-    batch_sizes = _batch_sizes(batch_size, loss, _check_params(params))
-    params = {k: v.copy() for k, v in _check_params(params).items()}  # the caller's arrays never move
+    given = _check_params(params)
+    batch_sizes = _batch_sizes(batch_size, loss, given)  # by identity with the caller's arrays, before the copy
+    params = {k: v.copy() for k, v in given.items()}  # the caller's arrays never move
     rng = np.random.default_rng(seed)
     loss = Watched(loss, "loss()", "")
     grad = Watched(grad, "grad()", " (an optimiser step inside grad? numeric.adapters.grad_from_update reads the "
