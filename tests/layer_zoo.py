@@ -7,36 +7,21 @@ transposed gradient cannot type-check by accident, except for the square Wh of t
 the kinks of ReLU, max-pool and the SVM hinge, except in the deliberate kink cases (``Case.kinks``). ``FRESH_MASK``
 is a dropout that draws a new mask on every call: a check must refuse it.
 
-Load it by path (tests/ has no __init__.py), registering the module in ``sys.modules`` for the dataclasses.
+Tests import it by name (``import layer_zoo``: pytest puts tests/ on the path).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import inspect
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+import zoo_layers as layers
 
 __all__ = ["BUGS", "FRESH_MASK", "ZOO", "Bug", "Case", "gradients"]
 
-
-def _load_layers():
-    """tests/zoo_layers.py, by path (tests/ is not a package)."""
-    name = "bpv_zoo_layers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("zoo_layers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-layers = _load_layers()
 Array = np.ndarray
 
 

@@ -4,9 +4,7 @@ Each bug is a hand-written backward pass for one network (columns layout, biases
 classic mistake. The loss is always right (numeric.backprop.loss); only the gradient is wrong. Every entry says what
 the checker must find: which blocks are wrong, which are right, and words its diagnosis (or localisation) must use.
 
-Load it by path (tests/ has no __init__.py):
-
-    spec = importlib.util.spec_from_file_location("planted_bugs", Path(__file__).parent / "planted_bugs.py")
+Tests import it by name (``import planted_bugs``: pytest puts tests/ on the path); benchmarks load it by path.
 """
 
 from __future__ import annotations

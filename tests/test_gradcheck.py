@@ -1,26 +1,13 @@
 """numeric.gradcheck: catches and diagnoses every planted bug, passes correct code (float32 and ReLU kinks too)."""
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
+import planted_bugs as planted
 import pytest
 
 from numeric import CATALOG, BadInput, ModelSpec, backprop, gradcheck, init_params, random_batch
-
-
-def _load_corpus():
-    path = Path(__file__).parent / "planted_bugs.py"
-    spec = importlib.util.spec_from_file_location("bpv_planted_bugs", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-planted = _load_corpus()
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])

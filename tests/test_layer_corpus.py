@@ -5,26 +5,13 @@ check must call exactly the expected rows wrong, every other row ok, and, where 
 transpose or the L2 pattern, say so in the diagnosis; in both ``full`` and ``auto`` mode.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
+import layer_zoo as zoo
 import numpy as np
 import pytest
 
 from numeric import BadInput, check_layer, check_loss
 
-
-def _load_zoo():
-    path = Path(__file__).parent / "layer_zoo.py"
-    spec = importlib.util.spec_from_file_location("bpv_layer_zoo", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-zoo = _load_zoo()
 MODES = ("full", "auto")
 
 #: planted bugs the checker misses today: bugs of numeric's checker (reported), not relaxed expectations

@@ -18,7 +18,7 @@ from typing import Any
 from numeric.errors import BadInput
 from numeric.guard import announce
 
-__all__ = ["call_user", "import_file", "split_target", "user_function"]
+__all__ = ["call_user", "check_target", "import_file", "split_target", "user_function"]
 
 
 def split_target(target: str, default: str = "make_problem") -> tuple[Path, str]:
@@ -85,3 +85,20 @@ def call_user(fn: Any, *args: Any) -> Any:
         raise BadInput(f"{name}() called sys.exit({err.code!r})") from None
     except Exception as err:
         raise BadInput(f"{name}() raised {type(err).__name__}: {err}") from None
+
+
+def check_target(target: str, options: dict[str, Any], *args: Any) -> Any:
+    """Import ``FILE.py``, call ``FUNCTION(*args)`` and check the problem it returns with ``options``.
+
+    ``bpv gradcheck`` calls ``make_problem()``; ``bpv grade`` calls ``make_problem(student_module)``. Runs in the
+    child process of :mod:`derive.cli.isolation`.
+    """
+    from numeric.layer_check import check_problem, problem_kind
+
+    path, func = split_target(target)
+    fn = user_function(import_file(path, "bpv_problem"), func, path)
+    problem = call_user(fn, *args)
+    wrong = problem_kind(problem)
+    if wrong:
+        raise BadInput(f"{func}({'submission' if args else ''}) returned {wrong}")
+    return check_problem(problem, **options)

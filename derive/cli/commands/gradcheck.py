@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from derive.cli.args import add_json_argument, add_seed_argument
 from numeric.errors import BadInput
@@ -84,28 +83,13 @@ def _layers(text: str | None) -> list[list[str]] | None:
     return layers
 
 
-def check_target(target: str, options: dict[str, Any]) -> Any:
-    """Import ``FILE.py``, call ``FUNCTION()`` and check what it returned (runs in the child process)."""
-    from derive.cli.user_code import call_user, import_file, split_target, user_function
-    from numeric.layer_check import check_problem, problem_kind
-
-    path, func = split_target(target)
-    fn = user_function(import_file(path, "bpv_gradcheck_user"), func, path)
-    problem = call_user(fn)
-    wrong = problem_kind(problem)
-    if wrong:
-        raise BadInput(f"{func}() returned {wrong}")
-    return check_problem(problem, **options)
-
-
 def run(args: argparse.Namespace) -> int:
     from derive.cli.isolation import run_isolated
+    from derive.cli.user_code import check_target, split_target
 
     gradescope = args.format == "gradescope"
     if gradescope and (not args.json or args.json == "-"):
         raise BadInput("--format gradescope writes Gradescope's results.json: give its path with --json FILE")
-    from derive.cli.user_code import split_target
-
     split_target(args.target)  # a missing file is the caller's mistake, before any child starts
     options = {"mode": args.mode, "seed": args.seed, "accept_reshape": args.accept_reshape,
                "layers": _layers(args.layers), "progress": True}
@@ -130,4 +114,4 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-__all__ = ["DESCRIPTION", "HELP", "ORDER", "add_arguments", "check_target", "run"]
+__all__ = ["DESCRIPTION", "HELP", "ORDER", "add_arguments", "run"]

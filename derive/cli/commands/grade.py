@@ -75,18 +75,10 @@ def submissions(folder: Path, entry: str | None) -> list[tuple[str, Path | None,
 
 
 def _grade_one(problem_target: str, submission: Path, options: dict[str, Any]) -> Any:
-    """In the child: import both files, build the student's problem, check it."""
-    from derive.cli.user_code import call_user, import_file, split_target, user_function
-    from numeric.layer_check import check_problem, problem_kind
+    """In the child: import the student's file, then check the problem the instructor builds on it."""
+    from derive.cli.user_code import check_target, import_file
 
-    path, func = split_target(problem_target)
-    make = user_function(import_file(path, "bpv_grade_problem"), func, path)
-    student = import_file(submission, "bpv_grade_submission")
-    problem = call_user(make, student)
-    wrong = problem_kind(problem)
-    if wrong:
-        raise BadInput(f"{func}(submission) returned {wrong}")
-    return check_problem(problem, **options)
+    return check_target(problem_target, options, import_file(submission, "bpv_grade_submission"))
 
 
 def _row(name: str, outcome: Any) -> dict[str, Any]:
