@@ -133,10 +133,34 @@ def _working_dtype(params: Mapping[str, Any], x: Array, y: Any) -> np.dtype:
     return dt if np.issubdtype(dt, np.inexact) else np.dtype(np.float64)
 
 
-class _Columns:
-    """Parameters, inputs and targets of one call, in the columns layout and the working dtype."""
+def _masks_columns(spec: ModelSpec, masks: Mapping[str, Any] | None, m: int, dtype: np.dtype) -> list:
+    """One dropout mask per layer (None where the layer has no dropout, or everywhere for ``masks=None``)."""
+    layers = spec.dropout_layers()
+    if masks is None:
+        return [None] * spec.L
+    if not isinstance(masks, Mapping):
+        raise BadInput(f"masks must be a dict {{'M1': array, ...}} or None, got {type(masks).__name__}")
+    names = [d.mask for d in layers]
+    if not layers:
+        raise BadInput(f"masks given, but {spec.title} has no dropout (build it with --keep-prob P)")
+    extra = [k for k in masks if k not in names]
+    missing = [k for k in names if k not in masks]
+    if extra or missing:
+        raise BadInput(f"masks for {spec.title}: expected keys {', '.join(names)}"
+                       + (f"; missing {', '.join(missing)}" if missing else "")
+                       + (f"; unexpected {', '.join(map(str, extra))}" if extra else ""))
+    out: list = [None] * spec.L
+    for d in layers:
+        mask = d.check_mask(masks[d.mask], spec.layout, m)
+        out[d.index - 1] = spec.layout.to_columns(mask.astype(dtype, copy=False))
+    return out
 
-    def __init__(self, spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any = None):
+
+class _Columns:
+    """Parameters, inputs, targets and dropout masks of one call, in the columns layout and the working dtype."""
+
+    def __init__(self, spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any = None,
+                 masks: Mapping[str, Any] | None = None):
         _check_params(spec, params)
         x = np.asarray(x)
         self.m = _batch_size(spec, x)
@@ -149,6 +173,7 @@ class _Columns:
         ]
         self.x = to_cols(x.astype(self.dtype, copy=False))
         self.y = None if y is None else _targets_columns(spec, y, self.m, self.dtype)
+        self.masks = _masks_columns(spec, masks, self.m, self.dtype)
 
 
 def _forward_columns(spec: ModelSpec, c: _Columns) -> tuple[list[Array], list[Array], list[Any]]:
@@ -157,8 +182,8 @@ def _forward_columns(spec: ModelSpec, c: _Columns) -> tuple[list[Array], list[Ar
     zs: list[Array] = []
     activations = [activation]
     caches = []
-    for layer, p in zip(spec.layers, c.params, strict=True):
-        activation, cache = layer.forward(p, activation)
+    for layer, p, mask in zip(spec.layers, c.params, c.masks, strict=True):
+        activation, cache = layer.forward(p, activation, mask)
         zs.append(cache[1])
         activations.append(activation)
         caches.append(cache)
@@ -170,6 +195,14 @@ def _reduce(spec: ModelSpec, per_sample: Array, m: int) -> Array:
     return total / m if spec.reduction == "mean" else total
 
 
+def _penalty(spec: ModelSpec, c: _Columns) -> Array | float:
+    """The L2 term (lambda / 2n) sum w^2 of the spec, 0 without one."""
+    if spec.penalty is None:
+        return 0.0
+    weights = [p[layer.W] for layer, p in zip(spec.layers, c.params, strict=True)]
+    return spec.penalty.term(weights, c.m)
+
+
 def _scalar(v: Array) -> float | complex:
     v = v.item()
     return v if isinstance(v, complex) else float(v)
@@ -178,38 +211,47 @@ def _scalar(v: Array) -> float | complex:
 # ----- public API ------------------------------------------------------------------------------------------------
 
 
-def forward_cache(spec: ModelSpec, params: Mapping[str, Any], x: Any) -> tuple[list[Array], list[Array]]:
+def forward_cache(spec: ModelSpec, params: Mapping[str, Any], x: Any, *, masks: Mapping[str, Any] | None = None
+                  ) -> tuple[list[Array], list[Array]]:
     """Forward pass keeping every layer: ``(zs, activations)``.
 
-    ``zs[l-1]`` is z^l and ``activations[l]`` is a^l, with ``activations[0] = x``; shapes follow the spec's layout
-    (``(n_l, m)`` for columns, ``(m, n_l)`` for rows).
+    ``zs[l-1]`` is z^l (the affine map's output) and ``activations[l]`` is a^l, with ``activations[0] = x``; shapes
+    follow the spec's layout (``(n_l, m)`` for columns, ``(m, n_l)`` for rows). ``masks`` are the dropout masks
+    (``{"M1": ...}``, 0/1 arrays shaped like a^l); None switches dropout off.
     """
-    c = _Columns(spec, params, x)
+    c = _Columns(spec, params, x, masks=masks)
     zs, activations, _ = _forward_columns(spec, c)
     back = spec.layout.from_columns
     return [back(z) for z in zs], [np.asarray(x)] + [back(a) for a in activations[1:]]
 
 
-def forward(spec: ModelSpec, params: Mapping[str, Any], x: Any) -> Array:
+def forward(spec: ModelSpec, params: Mapping[str, Any], x: Any, *, masks: Mapping[str, Any] | None = None
+            ) -> Array:
     """The network's output a^L, ``(n_L, m)`` (columns) or ``(m, n_L)`` (rows)."""
-    return forward_cache(spec, params, x)[1][-1]
+    return forward_cache(spec, params, x, masks=masks)[1][-1]
 
 
-def loss(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> float | complex:
-    """The cost C: the per-sample costs averaged (``mean``) or summed over the batch. complex for complex input."""
-    c = _Columns(spec, params, x, y)
+def loss(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any, *, masks: Mapping[str, Any] | None = None
+         ) -> float | complex:
+    """The cost C: the per-sample costs averaged (``mean``) or summed over the batch, plus the L2 term if the spec
+    has one. complex for complex input."""
+    c = _Columns(spec, params, x, y, masks)
     zs, activations, _ = _forward_columns(spec, c)
-    return _scalar(_reduce(spec, _cost_per_sample(spec, zs[-1], activations[-1], c.y), c.m))
+    data = _reduce(spec, _cost_per_sample(spec, zs[-1], activations[-1], c.y), c.m)
+    return _scalar(data + _penalty(spec, c))
 
 
-def gradients(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> dict[str, Array]:
+def gradients(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any, *,
+              masks: Mapping[str, Any] | None = None) -> dict[str, Array]:
     """dC/dW^l and dC/db^l by BP1-BP4, vectorised over the batch; keys and shapes as ``params``.
 
     BP1 delta^L = dC_x/da^L * sigma'(z^L) (fused with the cost for sigmoid+bce and softmax+cce: a - y);
     BP2 delta^l = ((W^{l+1})^T delta^{l+1}) * sigma'(z^l); BP3 dC/db^l = mean (or sum) of the per-sample delta^l;
     BP4 dC/dW^l = delta^l (a^{l-1})^T, averaged (or summed) over the batch. The 1/m is applied once, to the sums.
+    Past the dense layer: each layer's backward goes back through dropout, the activation and the normalisation
+    (:meth:`numeric.layers.Dense.backward`); the L2 term adds (lambda / n) W^l after the reduction.
     """
-    c = _Columns(spec, params, x, y)
+    c = _Columns(spec, params, x, y, masks)
     zs, activations, caches = _forward_columns(spec, c)
     scale = 1.0 / c.m if spec.reduction == "mean" else 1.0
     out = spec.layers[-1]
@@ -222,8 +264,12 @@ def gradients(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any) -> dic
         g, grads_l = layer.backward(p, g, cache, input_gradient=layer.index > 1)
         grads.update(grads_l)
     # the 1/m of a mean is applied once, to the sums over the batch
+    out_grads = {k: scale * grads[k] for k in spec.param_names()}
+    if spec.penalty is not None:
+        for layer, p in zip(spec.layers, c.params, strict=True):
+            out_grads[layer.W] = out_grads[layer.W] + spec.penalty.gradient(p[layer.W], c.m)
     back = spec.layout.from_columns
-    return {k: back(scale * grads[k]) for k in spec.param_names()}
+    return {k: back(v) for k, v in out_grads.items()}
 
 
 # ----- many perturbed losses in one call (for the vectorised exhaustive check) -----------------------------------
@@ -250,12 +296,26 @@ class SpecLoss:
     over the perturbations (leading axis). ``batch_size`` is m (the gradient checker names a 1/m factor with it).
     """
 
-    def __init__(self, spec: ModelSpec, x: Any, y: Any):
-        self.spec, self.x, self.y = spec, x, y
+    def __init__(self, spec: ModelSpec, x: Any, y: Any, masks: Mapping[str, Any] | None = None):
+        self.spec, self.x, self.y, self.masks = spec, x, y, masks
         self.batch_size = _batch_size(spec, np.asarray(x))
 
     def __call__(self, params: Mapping[str, Any]) -> float | complex:
-        return loss(self.spec, params, self.x, self.y)
+        return loss(self.spec, params, self.x, self.y, masks=self.masks)
+
+    def _perturbed_one_by_one(self, params: Mapping[str, Any], name: str, flat: Array, steps: Array) -> Array:
+        """Past the dense layer the rank-one shortcut does not hold (a normalisation couples the units or the
+        samples): one full loss per perturbation."""
+        base = {k: np.asarray(v) for k, v in params.items()}
+        dtype = np.result_type(base[name], steps)
+        out = np.empty(flat.size, dtype=dtype)
+        moved = dict(base)
+        for i, (f, h) in enumerate(zip(flat, steps, strict=True)):
+            block = base[name].astype(dtype, copy=True)
+            block.reshape(-1)[f] += h
+            moved[name] = block
+            out[i] = self(moved)
+        return out
 
     def perturbed(self, params: Mapping[str, Any], name: str, flat: Any, steps: Any, chunk: int | None = None
                   ) -> Array:
@@ -268,6 +328,8 @@ class SpecLoss:
         size = int(np.prod(spec.param_shapes()[name])) if name in spec.param_shapes() else 0
         if flat.size and (flat.min() < 0 or flat.max() >= size):
             raise BadInput(f"perturbed: flat indices into {name} must lie in 0..{size - 1}")
+        if not spec.plain:
+            return self._perturbed_one_by_one(params, name, flat, steps)
         zs, activations, _ = _forward_columns(spec, c)
         l, j, k = _unit_and_input(spec, name, flat)
         widest = max(spec.sizes[min(l + 1, spec.L):])  # the stacked arrays start at z^{l+1} (z^L if l = L)
@@ -303,7 +365,7 @@ class SpecLoss:
         return _reduce(spec, _cost_per_sample(spec, z, a, c.y), c.m)
 
 
-def problem(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any
+def problem(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any, *, masks: Mapping[str, Any] | None = None
             ) -> tuple[SpecLoss, Callable[[Mapping[str, Any]], dict[str, Array]], dict[str, Array]]:
     """``(loss, grad, params)`` for :func:`numeric.gradcheck` from a spec and one batch.
 
@@ -311,9 +373,9 @@ def problem(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any
     this module's :func:`gradients` on the same batch.
     """
     _check_params(spec, params)
-    loss_fn = SpecLoss(spec, x, y)
+    loss_fn = SpecLoss(spec, x, y, masks)
 
     def grad(p: Mapping[str, Any]) -> dict[str, Array]:
-        return gradients(spec, p, x, y)
+        return gradients(spec, p, x, y, masks=masks)
 
     return loss_fn, grad, dict(params)

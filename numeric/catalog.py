@@ -12,8 +12,8 @@ from numeric.spec import ModelSpec
 __all__ = ["CATALOG", "get_model", "model_names"]
 
 
-def _entry(name, description, net, act, cost, reduction="mean", layout="columns", bias=True) -> ModelSpec:
-    return ModelSpec.build(net, act, cost, reduction, layout, bias, name=name, description=description)
+def _entry(name, description, net, act, cost, reduction="mean", layout="columns", bias=True, **blocks) -> ModelSpec:
+    return ModelSpec.build(net, act, cost, reduction, layout, bias, name=name, description=description, **blocks)
 
 
 CATALOG: dict[str, ModelSpec] = {
@@ -31,6 +31,14 @@ CATALOG: dict[str, ModelSpec] = {
                "1000-100-10", "relu,identity", "squared", reduction="sum", layout="rows", bias=False),
         _entry("tanh_net", "a tanh net with a sigmoid output and binary cross-entropy",
                "2-8-8-1", "tanh,tanh,sigmoid", "bce"),
+        _entry("nielsen_ch3", "Nielsen's chapter 3 net: cross-entropy and L2 regularisation (lambda = 5, n = 50000)",
+               "784-30-10", "sigmoid", "bce", l2=5.0, l2_n=50000),
+        _entry("bn_net", "batch normalisation on both hidden layers, samples as rows (CS231n assignment 2)",
+               "32-64-64-10", "relu,relu,softmax", "cce", layout="rows", norm="batch"),
+        _entry("layernorm_net", "layer normalisation on both tanh hidden layers, softmax output",
+               "16-32-32-4", "tanh,tanh,softmax", "cce", norm="layer"),
+        _entry("dropout_net", "inverted dropout (keep probability 0.5) after both ReLU hidden layers",
+               "20-50-50-3", "relu,relu,softmax", "cce", keep_prob=0.5),
     )
 }
 

@@ -2,10 +2,13 @@
 
 What it is: pure functions on arrays used by the gradient checker (:mod:`numeric.checker`). They recognise, in
 this order: NaN/inf, an all-zero gradient, a constant scale factor (named: a sign flip, x2 "a forgotten 1/2",
-x1/2, x1/m "averaged twice", xm "the 1/m is missing", when m, the batch size, is known or inferred), a transposed
-gradient, errors confined to some rows or columns; and, over the blocks ``W1..WL``/``b1..bL``, the layer where the
-error enters the backward pass (BP1-BP4). What it is not: a checker (no finite differences here) or certain: each
-sentence is the simplest explanation that fits the numbers, and says what was measured.
+x1/2, x1/m "averaged twice", xm "the 1/m is missing", when m, the batch size, is known or inferred; a factor in
+(0, 1) on a block with dropped units is read as the keep probability of a dropout whose 1/p was forgotten), the L2
+pattern (g - r = c theta, the missing 1/n of lambda/2n named), a transposed gradient, an offset constant along one
+axis (a missing mean: batch normalisation's path through mu), errors confined to some rows or columns; and, over
+the blocks ``W1..WL``/``b1..bL``, the layer where the error enters the backward pass (BP1-BP4). What it is not: a
+checker (no finite differences here) or certain: each sentence is the simplest explanation that fits the numbers,
+and says what was measured.
 """
 
 from __future__ import annotations
@@ -93,7 +96,19 @@ def _zero_reference(g: Array, r: Array, name: str) -> str:
             "subtraction removes it, has a zero gradient)")
 
 
-def _l2_pattern(g: Array, r: Array, tol: Array, theta: Array | None, name: str) -> str | None:
+def _missing_one_over_n(c: float, name: str, batch_sizes: Sequence[int]) -> str:
+    """The missing-1/n reading of g - r = c theta for the term (lambda / 2n) sum w^2: lambda w for (lambda / n) w.
+
+    Then c = lambda (1 - 1/n), so lambda = c n / (n - 1): named for n = m (the batch), and ~c for a training set.
+    """
+    ns = [m for m in batch_sizes if m > 2][:2]
+    given = "".join(f"lambda = {c * m / (m - 1):.4g} if n = m = {m}, the batch size, and " for m in ns)
+    return (f"the 1/n of (lambda/2n) ||{name}||^2 dropped: lambda {name} where (lambda/n) {name} is meant gives "
+            f"c = lambda (1 - 1/n), so {given}lambda is about {c:.4g} for a large training set n")
+
+
+def _l2_pattern(g: Array, r: Array, tol: Array, theta: Array | None, name: str, batch_sizes: Sequence[int] = ()
+                ) -> str | None:
     """g - r = c theta on every element: the data term is right, the L2 term's gradient scaled wrong or missing."""
     if theta is None or theta.shape != g.shape or np.count_nonzero(theta) < 4:
         return None
@@ -107,7 +122,47 @@ def _l2_pattern(g: Array, r: Array, tol: Array, theta: Array | None, name: str) 
         return (f"{head}: its gradient lambda {name} is missing (if lambda = {-c:.4g}) or scaled too small "
                 "(a spurious 1/2 or 1/m)")
     return (f"{head}: its gradient is {c:.4g} {name} too large (counted twice if lambda = {c:.4g}, or the 1/2 of "
-            f"lambda/2 ||{name}||^2 not cancelled, or a 1/m missing)")
+            f"lambda/2 ||{name}||^2 not cancelled, or {_missing_one_over_n(c, name, batch_sizes)})")
+
+
+def _dropout_factor(g: Array, r: Array, tol: Array, c: float, what: str) -> str:
+    """For 0 < c < 1 on a block where some elements are zero in both gradients (the units a 0/1 mask dropped): c
+    read as the keep probability p of an inverted dropout whose backward forgot the 1/p; "" otherwise."""
+    if not 0.0 < c < 1.0 or what.startswith("x1/m with m"):
+        return ""
+    quiet = (np.abs(r) <= tol) & (np.abs(g) <= tol)
+    k, n = int(np.count_nonzero(quiet)), int(g.size)
+    if not 0 < k < n:
+        return ""
+    return (f"; {k} of {n} elements are zero in both gradients, as units dropped by a 0/1 mask are (kept fraction "
+            f"{(n - k) / n:.2g}): if this block goes through an inverted dropout with keep probability p = {c:.4g}, "
+            "its backward forgot the 1/p (dx = dout * mask / p, the same scaling as the forward)")
+
+
+def _axis_offset(g: Array, r: Array, tol: Array) -> str | None:
+    """analytic - numerical the same all along one axis (a different constant per line): a missing mean over it.
+
+    Batch normalisation's dx without the path through the batch mean mu is off by exactly mean_batch(dxhat) / sigma
+    per feature: constant over the samples. Only for a complete 2-D block with at least 3 entries along the axis,
+    and only when every line is off (an offset in a few lines is a confinement to those).
+    """
+    d = g - r
+    for axis, line, across in ((0, "column", "rows"), (1, "row", "columns")):
+        if g.shape[axis] < 3:
+            continue
+        c = np.mean(d, axis=axis, keepdims=True)
+        # every line off (else the rows or columns it is confined to say more), each by one constant
+        if not np.all(np.abs(d - c) <= tol) or not np.all(np.any(np.abs(c) > tol, axis=axis)):
+            continue
+        samples = ("as rows, batch normalisation's path through the batch mean mu; with samples as columns, layer "
+                   "normalisation's through each sample's mean" if axis == 0 else
+                   "as columns, batch normalisation's path through the batch mean mu; with samples as rows, layer "
+                   "normalisation's through each sample's mean")
+        return (f"analytic - numerical is the same in all {g.shape[axis]} {across} of each {line} (a different "
+                f"constant per {line}, max |offset| = {float(np.max(np.abs(c))):.3g}): off by a constant per unit "
+                f"over the {across}, so a term that is a mean over the {across} is missing: with samples {samples} "
+                "(the - mean(dxhat) / sigma term of dx)")
+    return None
 
 
 def _mask_pattern(g: Array, r: Array, bad: Array, tol: Array) -> str | None:
@@ -177,8 +232,8 @@ def diagnose_block(g: Array, r: Array, bad: Array, tol: Array, *, batch_sizes: S
         if what.startswith("no constant factor"):  # c within 1e-4 of 1, yet beyond the error estimate
             what = (f"a constant factor {c:.6g}, close to 1: a slightly wrong constant (1/(m-1) for 1/m, a stray "
                     "epsilon, a rounded coefficient)")
-        return what + f" (analytic = {c:.6g} x numerical on every element)"
-    l2 = _l2_pattern(g, r, tol, theta, name)
+        return what + f" (analytic = {c:.6g} x numerical on every element)" + _dropout_factor(g, r, tol, c, what)
+    l2 = _l2_pattern(g, r, tol, theta, name, batch_sizes)
     if l2:
         return l2
     masked = _mask_pattern(g, r, bad, tol)
@@ -188,6 +243,9 @@ def diagnose_block(g: Array, r: Array, bad: Array, tol: Array, *, batch_sizes: S
         if np.all(np.abs(g.T - r) <= tol):
             return "transposed gradient: its transpose matches the numerical gradient (W^T where W was meant)"
     if complete and g.ndim == 2 and n_bad:
+        offset = _axis_offset(g, r, tol)
+        if offset:
+            return offset
         confined = _confinement(g, r, bad, tol)
         if confined:
             return confined

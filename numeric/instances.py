@@ -12,19 +12,44 @@ import numpy as np
 from numeric.functions import TargetKind
 from numeric.spec import Layout, ModelSpec
 
-__all__ = ["init_params", "random_batch", "to_one_hot"]
+__all__ = ["init_params", "random_batch", "random_masks", "to_one_hot"]
 
 
 def init_params(spec: ModelSpec, rng: np.random.Generator, bias_scale: float = 0.5) -> dict[str, np.ndarray]:
-    """Gaussian weights scaled by 1/sqrt(n_{l-1}) (pre-activations of order 1) and Gaussian biases."""
+    """Gaussian weights scaled by 1/sqrt(n_{l-1}) (pre-activations of order 1) and Gaussian biases.
+
+    A normalisation's gamma is 1 + a Gaussian of ``bias_scale`` (away from 0, where the layer would be constant),
+    its beta a Gaussian like the biases.
+    """
     params = {}
     for layer in spec.layers:
+        gamma = layer.norm.gamma if layer.norm is not None else None
         for name, shape in layer.param_shapes(spec.layout).items():
             if name == layer.W:
                 params[name] = rng.standard_normal(shape) / np.sqrt(layer.n_in)
+            elif name == gamma:
+                params[name] = 1.0 + bias_scale * rng.standard_normal(shape)
             else:
                 params[name] = bias_scale * rng.standard_normal(shape)
     return params
+
+
+def random_masks(spec: ModelSpec, m: int, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
+    """One 0/1 dropout mask per dropout layer for a batch of ``m`` (None when the spec has no dropout).
+
+    Every mask keeps at least one unit of each sample, so no sample's signal is cut off entirely in a check.
+    """
+    from numeric.dropout import random_mask
+
+    layers = spec.dropout_layers()
+    if not layers:
+        return None
+    masks = {}
+    for d in layers:
+        mask = spec.layout.to_columns(random_mask(rng, d.mask_shape(spec.layout, m), d.keep))
+        mask[0, ~mask.any(axis=0)] = 1.0
+        masks[d.mask] = spec.layout.from_columns(mask)
+    return masks
 
 
 def to_one_hot(labels: np.ndarray, n_classes: int, layout: Layout | str) -> np.ndarray:

@@ -24,7 +24,9 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from numeric.dropout import Dropout
 from numeric.functions import ACTIVATIONS, Activation
+from numeric.normalisation import Normalisation
 
 __all__ = ["Dense", "Layer", "affine"]
 
@@ -66,6 +68,10 @@ class Dense:
 
     ``act`` is an :class:`~numeric.spec.ActSpec` (name and parameter). Parameters ``W{l}`` of shape
     (n_out, n_in) and ``b{l}`` of shape (n_out, 1) in the columns layout; the rows layout transposes both.
+
+    A hidden layer may hold a ``norm`` (:mod:`numeric.normalisation`, between the affine map and the activation,
+    parameters ``gamma{l}``, ``beta{l}``) and a ``dropout`` (:mod:`numeric.dropout`, after the activation, its mask
+    given to ``forward``): affine -> norm -> activation -> dropout, the order of CS231n's assignment 2.
     """
 
     kind: ClassVar[str] = "dense"
@@ -74,6 +80,8 @@ class Dense:
     n_out: int
     act: Any  # ActSpec (numeric.spec imports this module)
     bias: bool = True
+    norm: Normalisation | None = None
+    dropout: Dropout | None = None
 
     @property
     def activation(self) -> Activation:
@@ -88,43 +96,77 @@ class Dense:
         return f"b{self.index}"
 
     def param_names(self) -> list[str]:
-        return [self.W, self.b] if self.bias else [self.W]
+        names = [self.W, self.b] if self.bias else [self.W]
+        return names + (self.norm.param_names() if self.norm is not None else [])
 
     def param_shapes(self, layout: Any) -> dict[str, tuple[int, ...]]:
         """Shapes in ``layout`` (docs/conventions.md § Parameters)."""
         shapes = {self.W: layout.matrix(self.n_out, self.n_in)}
         if self.bias:
             shapes[self.b] = layout.vector(self.n_out)
+        if self.norm is not None:
+            shapes.update(self.norm.param_shapes(layout))
         return shapes
 
     @property
     def n_params(self) -> int:
-        return self.n_out * self.n_in + (self.n_out if self.bias else 0)
+        n = self.n_out * self.n_in + (self.n_out if self.bias else 0)
+        return n + (self.norm.n_params if self.norm is not None else 0)
+
+    @property
+    def plain(self) -> bool:
+        """No normalisation and no dropout: the textbook layer BP1-BP4 are about."""
+        return self.norm is None and self.dropout is None
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out, "activation": str(self.act),
-                "bias": self.bias}
+        d = {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out, "activation": str(self.act),
+             "bias": self.bias}
+        if self.norm is not None:
+            d["norm"] = self.norm.to_dict()
+        if self.dropout is not None:
+            d["dropout"] = self.dropout.to_dict()
+        return d
 
     # ----- the NumPy reference (columns layout) ------------------------------------------------------------------
     def pre_activation(self, p: Mapping[str, Array], x: Array) -> Array:
         return affine(p[self.W], x, p.get(self.b) if self.bias else None)
 
-    def forward(self, p: Mapping[str, Array], x: Array) -> tuple[Array, tuple[Array, Array, Array]]:
-        """a^l = f(W^l a^{l-1} + b^l); the cache keeps (a^{l-1}, z^l, a^l)."""
-        z = self.pre_activation(p, x)
-        a = self.activation.value(z, self.act.param)
-        return a, (x, z, a)
+    def forward(self, p: Mapping[str, Array], x: Array, mask: Array | None = None) -> tuple[Array, tuple]:
+        """a^l = f(W^l a^{l-1} + b^l), normalised before f and dropped out after it when the layer says so.
 
-    def delta(self, dout: Array, cache: tuple[Array, Array, Array]) -> Array:
-        """delta^l = dC/dz^l from dC/da^l: (dC/da) * f'(z) (BP2's Hadamard factor), or J^T g for softmax."""
-        _, z, a = cache
+        The cache keeps (a^{l-1}, z^l, a^l, inner): z^l is the affine map's output (the textbook z), a^l the layer's
+        output; ``inner`` holds the normalised u^l, f(u^l), the normalisation's cache and the mask (None without).
+        ``mask=None`` switches dropout off (the mask is data: :mod:`numeric.dropout`).
+        """
+        z = self.pre_activation(p, x)
+        u, norm_cache = (z, None) if self.norm is None else self.norm.forward(p, z)
+        f = self.activation.value(u, self.act.param)
+        use_mask = self.dropout is not None and mask is not None
+        a = self.dropout.forward(mask, f) if use_mask else f
+        return a, (x, z, a, (u, f, norm_cache, mask if use_mask else None))
+
+    def delta(self, dout: Array, cache: tuple) -> Array:
+        """delta^l = dC/dz^l from dC/da^l: (dC/da) * f'(z) (BP2's Hadamard factor), or J^T g for softmax.
+
+        Only for a plain layer (no normalisation, no dropout); :meth:`backward` handles the others.
+        """
+        _, z, a = cache[:3]
         return self.activation.backward(z, a, dout, self.act.param)
 
-    def backward(self, p: Mapping[str, Array], dout: Array, cache: tuple[Array, Array, Array], *,
+    def backward(self, p: Mapping[str, Array], dout: Array, cache: tuple, *,
                  input_gradient: bool = True) -> tuple[Array | None, dict[str, Array]]:
-        return self.backward_from_delta(p, self.delta(dout, cache), cache, input_gradient=input_gradient)
+        """Back through dropout (the same mask, the same 1/p), f, the normalisation, then BP3, BP4."""
+        u, f, norm_cache, mask = cache[3]
+        if mask is not None:
+            dout = self.dropout.backward(mask, dout)
+        delta = self.activation.backward(u, f, dout, self.act.param)
+        grads: dict[str, Array] = {}
+        if self.norm is not None:
+            delta, grads = self.norm.backward(p, delta, norm_cache)
+        dx, dense = self.backward_from_delta(p, delta, cache, input_gradient=input_gradient)
+        return dx, {**dense, **grads}
 
-    def backward_from_delta(self, p: Mapping[str, Array], delta: Array, cache: tuple[Array, Array, Array], *,
+    def backward_from_delta(self, p: Mapping[str, Array], delta: Array, cache: tuple, *,
                             input_gradient: bool = True) -> tuple[Array | None, dict[str, Array]]:
         """BP3 dC/db^l = sum_x delta^l_x, BP4 dC/dW^l = delta^l (a^{l-1})^T (summed over the batch: the caller
         scales once for a mean), and dC/da^{l-1} = (W^l)^T delta^l (a plain transpose, never a conjugate).

@@ -23,16 +23,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from numeric.dropout import Dropout
 from numeric.errors import SpecError
 from numeric.functions import ACTIVATIONS as FUNCTION_ACTIVATIONS
 from numeric.functions import COSTS as FUNCTION_COSTS
 from numeric.functions import Activation, Cost
 from numeric.layers import Dense
+from numeric.normalisation import NORMS
+from numeric.penalty import L2
+from numeric.spec_blocks import block_options
 
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
     "LAYOUTS",
+    "NORMS",
     "REDUCTIONS",
     "ActSpec",
     "Layout",
@@ -187,6 +192,8 @@ class ModelSpec:
     layout: Layout = Layout.COLUMNS
     name: str | None = None
     description: str = field(default="", compare=False)
+    #: the L2 term of the cost (None: no regularisation)
+    penalty: L2 | None = None
 
     # ----- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -200,11 +207,19 @@ class ModelSpec:
         bias: bool = True,
         name: str | None = None,
         description: str = "",
+        *,
+        norm: str | None = None,
+        keep_prob: float | None = None,
+        l2: float | None = None,
+        l2_n: int | None = None,
     ) -> ModelSpec:
         """Validate and build a dense network.
 
         ``sizes`` is ``"3-30-10"`` or ``[3, 30, 10]``; ``activations`` one name for all layers or one per layer
-        (``"sigmoid,relu"`` or a list); parameters after a colon (``leaky_relu:0.1``). Raises :class:`SpecError`.
+        (``"sigmoid,relu"`` or a list); parameters after a colon (``leaky_relu:0.1``). ``norm`` (``batch`` or
+        ``layer``) and ``keep_prob`` (inverted dropout) apply to every hidden layer, in the order affine -> norm ->
+        activation -> dropout; ``l2`` is lambda of the L2 term over a training set of ``l2_n`` samples (None: the
+        batch size). Raises :class:`SpecError`.
         """
         if isinstance(sizes, str):
             sizes_t = parse_net(sizes)
@@ -219,8 +234,14 @@ class ModelSpec:
             raise SpecError(f"unknown cost {cost!r}; known costs: {', '.join(FUNCTION_COSTS)}")
         if reduction not in REDUCTIONS:
             raise SpecError(f"unknown reduction {reduction!r}; use one of: {', '.join(REDUCTIONS)}")
-        layers = tuple(Dense(l, sizes_t[l - 1], sizes_t[l], act, bool(bias)) for l, act in enumerate(acts, start=1))
-        spec = cls(layers, cost, reduction, Layout.parse(layout), name, description)
+        L = len(acts)
+        norm_cls, keep, penalty = block_options(norm, keep_prob, l2, l2_n, L)
+        layers = tuple(
+            Dense(l, sizes_t[l - 1], sizes_t[l], act, bool(bias),
+                  norm=norm_cls(l, sizes_t[l]) if norm_cls is not None and l < L else None,
+                  dropout=Dropout(l, sizes_t[l], keep) if keep is not None and l < L else None)
+            for l, act in enumerate(acts, start=1))
+        spec = cls(layers, cost, reduction, Layout.parse(layout), name, description, penalty)
         spec._check_compatible()
         return spec
 
@@ -267,6 +288,56 @@ class ModelSpec:
     @property
     def bias(self) -> bool:
         return all(layer.bias for layer in self.layers)
+
+    @property
+    def norm(self) -> str | None:
+        """``batch``, ``layer`` or None: the normalisation of the hidden layers."""
+        kinds = {layer.norm.kind for layer in self.layers if layer.norm is not None}
+        return next((key for key, cls in NORMS.items() if cls.kind in kinds), None)
+
+    @property
+    def keep_prob(self) -> float | None:
+        """The keep probability of dropout on the hidden layers (None: no dropout)."""
+        return next((layer.dropout.keep for layer in self.layers if layer.dropout is not None), None)
+
+    @property
+    def l2(self) -> float | None:
+        return None if self.penalty is None else self.penalty.lam
+
+    @property
+    def l2_n(self) -> int | None:
+        return None if self.penalty is None else self.penalty.n
+
+    @property
+    def plain(self) -> bool:
+        """The textbook dense net of BP1-BP4: no normalisation, no dropout, no L2 term."""
+        return self.penalty is None and all(layer.plain for layer in self.layers)
+
+    def dropout_layers(self) -> list[Dropout]:
+        return [layer.dropout for layer in self.layers if layer.dropout is not None]
+
+    def zero_gradient_blocks(self) -> list[str]:
+        """Parameters whose true gradient is identically zero: the bias of a layer normalised over the batch (the
+        batch mean removes any per-unit constant; bpv derive proves it, step batchnorm.bias). Checks compare such a
+        block with the scale of the largest block, never by its own block-relative error (meaningless at 0)."""
+        return [layer.b for layer in self.layers if layer.bias and layer.norm is not None and layer.norm.cancels_bias]
+
+    def weight_names(self) -> list[str]:
+        """The parameters an L2 term covers: the weights W^l (never biases, gamma or beta)."""
+        return [layer.W for layer in self.layers]
+
+    def extras_dict(self) -> dict:
+        """The blocks past the dense layer, as ``build`` keywords; empty for a plain net."""
+        d: dict = {}
+        if self.norm is not None:
+            d["norm"] = self.norm
+        if self.keep_prob is not None:
+            d["keep_prob"] = self.keep_prob
+        if self.penalty is not None:
+            d["l2"] = self.penalty.lam
+            if self.penalty.n is not None:
+                d["l2_n"] = self.penalty.n
+        return d
 
     @property
     def output_activation(self) -> Activation:
@@ -318,7 +389,14 @@ class ModelSpec:
         """The flags that rebuild this spec on the command line."""
         flags = f"--net {self.net} --act {self.act_text} --cost {self.cost}"
         flags += f" --reduction {self.reduction} --layout {self.layout}"
-        return flags + ("" if self.bias else " --no-bias")
+        flags += "" if self.bias else " --no-bias"
+        if self.norm is not None:
+            flags += f" --norm {self.norm}"
+        if self.keep_prob is not None:
+            flags += f" --keep-prob {self.keep_prob:g}"
+        if self.penalty is not None:
+            flags += f" --l2 {self.penalty.lam:g}" + ("" if self.penalty.n is None else f" --l2-n {self.penalty.n}")
+        return flags
 
     @property
     def slug(self) -> str:
@@ -329,7 +407,9 @@ class ModelSpec:
         parts = ["net", self.net.replace("-", "_"), acts, self.cost, self.reduction, self.layout]
         if not self.bias:
             parts.append("nobias")
-        return "_".join(parts)
+        for key, value in self.extras_dict().items():
+            parts.append(f"{key.replace('_', '')}{value:g}" if not isinstance(value, str) else f"{value}norm")
+        return re.sub(r"[^A-Za-z0-9_]+", "p", "_".join(parts))
 
     @property
     def title(self) -> str:
@@ -341,12 +421,20 @@ class ModelSpec:
         A kernel serves any widths with the same depth, activations, cost, reduction, layout and biases.
         """
         acts = ",".join(str(a) for a in self.activations)
-        return f"L={self.L};act={acts};cost={self.cost};red={self.reduction};layout={self.layout};bias={self.bias}"
+        key = f"L={self.L};act={acts};cost={self.cost};red={self.reduction};layout={self.layout};bias={self.bias}"
+        # the blocks past the dense layer are part of the family only when present (plain kernels keep their key)
+        return key + "".join(f";{k}={v}" for k, v in self.extras_dict().items())
+
+    def plain_family(self) -> ModelSpec:
+        """The dense net of this family: the same layers without normalisation, dropout or L2 term."""
+        return ModelSpec.build(list(self.sizes), [str(a) for a in self.activations], self.cost, self.reduction,
+                               self.layout, self.bias)
 
     def with_sizes(self, sizes: Sequence[int], name: str | None = None) -> ModelSpec:
         """The same family at other widths (validated)."""
         return ModelSpec.build(
-            list(sizes), [str(a) for a in self.activations], self.cost, self.reduction, self.layout, self.bias, name
+            list(sizes), [str(a) for a in self.activations], self.cost, self.reduction, self.layout, self.bias, name,
+            **self.extras_dict(),
         )
 
     def reduced_twin(self, cap: int = 3) -> ModelSpec:
@@ -365,6 +453,7 @@ class ModelSpec:
             "reduction": self.reduction,
             "layout": self.layout.value,
             "bias": self.bias,
+            **self.extras_dict(),  # only when present: a plain net's dict (and hash) is what it always was
         }
 
     @classmethod
@@ -372,6 +461,7 @@ class ModelSpec:
         return cls.build(
             d["sizes"], d["activations"], d["cost"], d.get("reduction", "mean"), d.get("layout", "columns"),
             d.get("bias", True), d.get("name"),
+            **{k: d[k] for k in ("norm", "keep_prob", "l2", "l2_n") if d.get(k) is not None},
         )
 
     def layers_dict(self) -> list[dict]:

@@ -108,9 +108,26 @@ def test_numpy_cost_derivative_equals_the_derived_one(name):
 
 def test_each_layer_kind_has_both_halves():
     from derive.layers import LAYERS as SYM_LAYERS
+    from derive.layers import symbolic_layer
+    from numeric.dropout import Dropout
     from numeric.layers import Dense
+    from numeric.normalisation import NORMS
+    from numeric.penalty import L2
 
-    assert Dense.kind in SYM_LAYERS
+    kinds = [Dense.kind, Dropout.kind, L2.kind, *(cls.kind for cls in NORMS.values())]
+    assert set(kinds) == set(SYM_LAYERS)
+    for cls in SYM_LAYERS.values():
+        assert cls.kind in kinds
+    # every numeric block of a spec finds its SymPy half, with the same parameter keys
+    from numeric.spec import ModelSpec
+
+    spec = ModelSpec.build("4-5-3", "relu,softmax", "cce", norm="batch", keep_prob=0.5, l2=0.1)
+    for layer in spec.layers:
+        for block in (layer, layer.norm, layer.dropout):
+            if block is not None:
+                sym = symbolic_layer(block)
+                assert sym.kind == block.kind
+    assert symbolic_layer(spec.penalty).kind == "l2"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")

@@ -77,7 +77,8 @@ from derive.layers import symbolic_layer
 from numeric.errors import SpecError
 from numeric.spec import ActSpec, ModelSpec
 
-__all__ = ["ComposedModel", "ProvenActivation", "activation_function", "compose_model", "softmax_at", "x"]
+__all__ = ["ComposedModel", "ProvenActivation", "activate", "activation_function", "compose_model", "cost_at",
+           "softmax_at", "x"]
 
 #: inputs of sample s: x[s, k] (1-based sample, 1-based unit); targets are derive.core.symbols.y[s, j]
 x = sp.IndexedBase("x")
@@ -234,7 +235,9 @@ def softmax_at(width: int) -> tuple[sp.Expr, ...]:
     return tuple(rhs.subs({nn: width, i: j}).doit() for j in range(1, width + 1))
 
 
-def _activate(act: ActSpec, zs_: list[sp.Expr]) -> list[sp.Expr]:
+def activate(act: ActSpec, zs_: list[sp.Expr]) -> list[sp.Expr]:
+    """The activation of one layer applied to one sample's units (softmax from its definition, element-wise ones as
+    their opaque proven functions, the identity as nothing)."""
     if _is_identity(act):
         return list(zs_)
     if not act.entry.elementwise:
@@ -248,7 +251,8 @@ def _activate(act: ActSpec, zs_: list[sp.Expr]) -> list[sp.Expr]:
     return [cls(v, param) for v in zs_]
 
 
-def _cost_at(spec: ModelSpec, a_out: list[sp.Expr], y_s: list[sp.Expr]) -> sp.Expr:
+def cost_at(spec: ModelSpec, a_out: list[sp.Expr], y_s: list[sp.Expr]) -> sp.Expr:
+    """One sample's cost C_x from its outputs and targets, by the cost's derived definition."""
     n = spec.sizes[-1]
     concrete = derive_cost(spec.cost).C.subs(n_out, n).doit()
     table = {a_base[L_cost, k + 1]: a_out[k] for k in range(n)}
@@ -265,7 +269,7 @@ def _forward(spec: ModelSpec, inputs: list[list[sp.Expr]], leaf, first_layer: in
     for layer in spec.layers[first_layer - 1:]:
         z_l = [symbolic_layer(layer).forward_at(a_all[-1][s], value=leaf) for s in range(m)]
         z_all.append(z_l)
-        a_all.append([_activate(layer.act, units) for units in z_l])
+        a_all.append([activate(layer.act, units) for units in z_l])
     return z_all, a_all
 
 
@@ -305,7 +309,7 @@ def compose_model(spec: ModelSpec, *, m: int = 1, fixed: Mapping[sp.Expr, sp.Exp
     ys = [[y_base[s + 1, j + 1] for j in range(spec.sizes[-1])] for s in range(m)]
     start = inputs if inputs is not None else [[leaf(v) for v in xs[s]] for s in range(m)]
     z_all, a_all = _forward(spec, start, leaf, first_layer)
-    per_sample = [_cost_at(spec, a_all[spec.L][s], [leaf(v) for v in ys[s]]) for s in range(m)]
+    per_sample = [cost_at(spec, a_all[spec.L][s], [leaf(v) for v in ys[s]]) for s in range(m)]
     total = sp.Add(*per_sample)
     cost = total / m if spec.reduction == "mean" else total
     uses: list[str] = []

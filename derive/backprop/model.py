@@ -15,6 +15,13 @@ rule at
 5. **this model end to end** (:func:`derive.backprop.end_to_end.derive_end_to_end`): ``sympy.diff`` of the composed C(θ)
    against the BP value, ≥ 30 digits.
 
+A model past the dense layer (normalisation, dropout, L2) has, instead of part 3 (a theorem about the plain dense
+net), the derivation of each block it has (:func:`block_parts`): the normalisation step by step and, for batch norm,
+the zero gradient of the bias before it; dropout; the L2 term; the update rule. Parts 1, 2 and 4 are those of its
+plain family (the dense skeleton the kernel is printed from); its end-to-end part
+(:mod:`derive.backprop.blocks_end_to_end`) compares ``sympy.diff`` of the composed batch cost with those rules
+chained in kernel order.
+
 A part that raises is recorded as a failing part (its error shown), never a crash. Results are cached on disk
 (:mod:`derive.core.cache`); ``use_cache=False`` recomputes and refreshes the entry; only derivations without errors are
 cached.
@@ -23,7 +30,6 @@ cached.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import traceback
 from collections.abc import Callable
@@ -33,12 +39,11 @@ import sympy as sp
 
 from derive.core import cache
 from derive.core.proof import Check
-from derive.core.steps import Derivation, Role, Step
+from derive.core.steps import Derivation, Role, Step, canonical_srepr
 from numeric.spec import ModelSpec
 
-__all__ = ["ModelDerivation", "batch_forms_part", "derive_model", "fixed_width_cap"]
+__all__ = ["ModelDerivation", "batch_forms_part", "block_derivations", "block_parts", "derive_model", "fixed_width_cap"]
 
-_DUMMY = re.compile(r"dummy_index=\d+")
 
 
 @dataclass
@@ -65,8 +70,7 @@ class ModelDerivation:
         for p in self.parts:
             h.update(p.title.encode())
             for s in p.steps:
-                text = f"{s.label}|{s.kind}|{sp.srepr(s.lhs)}|{sp.srepr(s.rhs)}|{s.holds}"
-                h.update(_DUMMY.sub("dummy_index=_", text).encode())
+                h.update(f"{s.label}|{s.kind}|{canonical_srepr(s.lhs)}|{canonical_srepr(s.rhs)}|{s.holds}".encode())
         return h.hexdigest()[:16]
 
     def to_dict(self) -> dict:
@@ -92,7 +96,7 @@ def fixed_width_cap(spec: ModelSpec) -> int:
 
 #: the role of each part, so that a part that failed is still found by what it stands for
 _ROLES = {"model functions": Role.MODEL, "general rule": Role.GENERAL_RULE, "fixed width": Role.FIXED_WIDTH,
-          "batch forms": Role.BATCH, "end to end": Role.END_TO_END}
+          "batch forms": Role.BATCH, "end to end": Role.END_TO_END, "blocks": Role.MODEL}
 
 
 def _error_part(title: str, exc: BaseException, spec: ModelSpec | None = None) -> Derivation:
@@ -109,6 +113,65 @@ def batch_forms_part(spec: ModelSpec) -> Derivation:
     from derive.backprop.batch import derive_batch_forms
 
     return derive_batch_forms(spec).derivation
+
+
+def block_derivations(spec: ModelSpec) -> list[Derivation]:
+    """The derivations of the blocks past the dense layer that ``spec``'s kernel prints, and its update rules."""
+    from derive.layers import dropout, normalisation, penalty
+
+    parts = []
+    kinds = sorted({layer.norm.kind for layer in spec.layers if layer.norm is not None})
+    parts += [normalisation.derive_normalisation(kind) for kind in kinds]
+    if spec.dropout_layers():
+        parts.append(dropout.derive_dropout())
+    if spec.penalty is not None:
+        parts.append(penalty.derive_l2())
+    parts.append(penalty.derive_sgd_update(spec.penalty is not None))
+    return parts
+
+
+def block_parts(spec: ModelSpec) -> list[Derivation]:
+    """The derivations of the blocks past the dense layer in ``spec`` (empty for a plain net): those its kernel is
+    printed from, and for batch norm the zero gradient of the bias before it."""
+    if spec.plain:
+        return []
+    from derive.layers import normalisation
+
+    parts = block_derivations(spec)
+    if any(layer.norm is not None and layer.norm.cancels_bias and layer.bias for layer in spec.layers):
+        parts.insert(1, normalisation.derive_bias_before_norm())
+    return parts
+
+
+def _plan(spec: ModelSpec, progress: Callable[[str], None] | None, full_limit: int | None
+          ) -> list[tuple[str, Callable[[], list[Derivation]]]]:
+    """The parts of ``spec``'s derivation, in order, each a name and how to make it (module doc)."""
+    from derive.backprop.end_to_end import derive_end_to_end
+    from derive.backprop.fixed_width import derive_fixed_width
+    from derive.backprop.general_rule import derive_general_rule
+    from derive.backprop.model_functions import model_function_derivations
+
+    if spec.plain:
+        steps = [
+            ("model functions", lambda: model_function_derivations(spec)),
+            ("general rule", lambda: [derive_general_rule()]),
+            ("fixed width", lambda: [derive_fixed_width(spec, cap=fixed_width_cap(spec))]),
+            ("batch forms", lambda: [batch_forms_part(spec)]),
+            ("end to end", lambda: [derive_end_to_end(spec, progress=progress, **(
+                {} if full_limit is None else {"full_limit": full_limit}))]),
+        ]
+    else:
+        from derive.backprop.blocks_end_to_end import derive_blocks_end_to_end
+
+        plain = spec.plain_family()
+        steps = [
+            ("model functions", lambda: model_function_derivations(plain)),
+            ("general rule", lambda: [derive_general_rule()]),
+            ("batch forms", lambda: [batch_forms_part(plain)]),
+            ("blocks", lambda: block_parts(spec)),
+            ("end to end", lambda: [derive_blocks_end_to_end(spec)]),
+        ]
+    return steps
 
 
 def derive_model(spec: ModelSpec, *, use_cache: bool = True, progress: Callable[[str], None] | None = None,
@@ -128,19 +191,7 @@ def derive_model(spec: ModelSpec, *, use_cache: bool = True, progress: Callable[
             if progress:
                 progress(f"{spec.title}: derivation from the cache ({cache.cache_dir()})")
             return hit
-    from derive.backprop.end_to_end import derive_end_to_end
-    from derive.backprop.fixed_width import derive_fixed_width
-    from derive.backprop.general_rule import derive_general_rule
-    from derive.backprop.model_functions import model_function_derivations
-
-    steps: list[tuple[str, Callable[[], list[Derivation]]]] = [
-        ("model functions", lambda: model_function_derivations(spec)),
-        ("general rule", lambda: [derive_general_rule()]),
-        ("fixed width", lambda: [derive_fixed_width(spec, cap=fixed_width_cap(spec))]),
-        ("batch forms", lambda: [batch_forms_part(spec)]),
-        ("end to end", lambda: [derive_end_to_end(spec, progress=progress, **(
-            {} if full_limit is None else {"full_limit": full_limit}))]),
-    ]
+    steps = _plan(spec, progress, full_limit)
     parts: list[Derivation] = []
     timings: dict[str, float] = {}
     errors: list[str] = []

@@ -7,10 +7,14 @@ Pipeline, one module per step:
   :mod:`~derive.claims.l2s` around ``latex2sympy2``, into the nodes of :mod:`~derive.claims.ir`;
 * :mod:`~derive.claims.semantics`: what the symbols mean on a concrete instance of the context model, and their
   true values (from the composed cost, :mod:`derive.backprop.compose`);
-* :mod:`~derive.claims.verdicts`: proven / refuted with a diagnosis / ambiguous / not checkable;
+* :mod:`~derive.claims.verdicts`: proven / refuted with a diagnosis / ambiguous / not checkable, on the values of
+  :mod:`~derive.claims.evaluator` under the conventions of :mod:`~derive.claims.readings`;
 * :mod:`~derive.claims.runner`: each equation in a worker with a time limit;
 * :mod:`~derive.claims.document`: a whole document, equation by equation (rows and the report);
-* :mod:`~derive.claims.textbook`: the built-in catalog of textbook claims (``bpv check --catalog``).
+* :mod:`~derive.claims.textbook`: the built-in catalog of textbook claims (``bpv check --catalog``);
+* :mod:`~derive.claims.blocks`: claims about L2 regularisation, dropout and normalisation in their own names, read by
+  :mod:`~derive.claims.block_reader`, evaluated on the arrays of :mod:`~derive.claims.block_instance`, diagnosed by
+  :mod:`~derive.claims.block_near_misses`.
 
 Document text is only ever tokenised and matched: it never reaches ``eval``, ``exec``, ``sympify`` or a shell.
 The public names below are imported on first use: ``import derive.claims`` loads no SymPy.

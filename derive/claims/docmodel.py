@@ -51,7 +51,7 @@ def with_spec(context: Context, **changes) -> Context | None:
     net = changes.pop("net", list(spec.sizes))
     try:
         new = ModelSpec.build(net, acts, changes.get("cost", spec.cost), changes.get("reduction", spec.reduction),
-                              changes.get("layout", spec.layout), spec.bias)
+                              changes.get("layout", spec.layout), spec.bias, **spec.extras_dict())
     except Exception:  # a combination the spec refuses (e.g. a cost the output activation cannot feed)
         return None
     return replace(context, spec=new, cost_known=context.cost_known or "cost" in changes)
@@ -70,16 +70,19 @@ def cost_definition(rhs_tokens, context: Context, seed: int) -> dict:
                 "reason": f"defines the cost (not understood: {err.reason}): claims that depend on the cost are "
                           "refuted only when they fail under every cost"}
     out = {"understood": f"C = {echo(rhs)}", "verdict": "definition"}
-    lhs, spec = cost_symbol("C"), context.spec
+    # with an L2 term the registry's costs are C_0, the cost without it (the term is the model's: l2=)
+    lhs, spec = cost_symbol("C_0" if context.spec.penalty is not None else "C"), context.spec
     if _proven(lhs, rhs, context, seed):
-        out["reason"] = f"defines the cost: the model's {spec.cost} cost ({spec.reduction} over the batch)"
+        out["reason"] = f"defines the cost: the model's {spec.cost} cost ({spec.reduction} over the batch)" + \
+            (" without its L2 term (C_0)" if spec.penalty is not None else "")
         out["adopt"] = {"cost": spec.cost, "reduction": str(spec.reduction)}
         return out
     for cost in COSTS:
         for reduction in dict.fromkeys((str(spec.reduction), "mean", "sum")):
             if (cost, reduction) != (spec.cost, str(spec.reduction)) and \
                     _proven(lhs, rhs, with_spec(context, cost=cost, reduction=reduction), seed):
-                out["reason"] = f"defines the cost: the {cost} cost ({reduction} over the batch), used from here on"
+                out["reason"] = f"defines the cost: the {cost} cost ({reduction} over the batch)" + \
+                    (" without its L2 term (C_0)" if spec.penalty is not None else "") + ", used from here on"
                 out["adopt"] = {"cost": cost, "reduction": reduction}
                 return out
     out["reason"] = "defines a cost that is none of bpv's costs: claims that depend on the cost are refuted only " \
@@ -171,6 +174,7 @@ def adopt(context: Context, changes: dict, source: str) -> Context:
     spec = context.spec
     acts = changes.get("act", [str(a) for a in spec.activations])
     new = ModelSpec.build(changes.get("net", list(spec.sizes)), acts, changes.get("cost", spec.cost),
-                          changes.get("reduction", spec.reduction), changes.get("layout", spec.layout), spec.bias)
+                          changes.get("reduction", spec.reduction), changes.get("layout", spec.layout), spec.bias,
+                          **spec.extras_dict())  # the document's blocks (directive) stay
     declared = context.declared or "net" in changes or "layout" in changes  # the document's own forward pass
     return Context(new, source, context.dz, context.cost_known or "cost" in changes, context.jacobian, declared)

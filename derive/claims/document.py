@@ -102,13 +102,19 @@ def check_equation(latex: str, context: Context, previous: str | None = None, se
         prev = split_relation(previous)
         if prev.ops and prev.sides[-1]:
             rel.sides[0] = prev.sides[-1]
+    if not context.spec.plain:  # a model with an L2 term, dropout or normalisation: the blocks' own names first
+        from derive.claims.blocks import check_block
+
+        block = check_block(rel, context, seed, layer_subscripts)
+        if block is not None:
+            return block
     early = _not_a_claim(rel)
     if early is not None:
         return early
     if is_cost_name(_side_text(rel.sides[0])) and len(rel.sides) == 2:
         return cost_definition(rel.sides[1], context, seed)
     try:
-        sides = understand_equation(rel, layer_subscripts)
+        sides = understand_equation(rel, layer_subscripts, l2=context.spec.penalty is not None)
     except Unparsed as err:
         return _unparsed(latex, err)
     understood = " = ".join(echo(s) for s in sides)

@@ -5,12 +5,27 @@ Shapes follow the context's layout for batch quantities; the book's column vecto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
 from derive.claims.instance import Instance
-from derive.claims.ir import Act, Cases, Cross, Deriv, EFn, Had, ISum, Mat, MatLit, Ones, Partial, SqNorm, Tr
+from derive.claims.ir import (
+    L2_LAMBDA,
+    L2_N,
+    Act,
+    Cases,
+    Cross,
+    Deriv,
+    EFn,
+    Had,
+    ISum,
+    Mat,
+    MatLit,
+    Ones,
+    Partial,
+    SqNorm,
+    Tr,
+)
+from derive.claims.readings import CrossAmbiguous, Reading
 from derive.claims.semantics import MAX_EXPONENT, NotCheckable, OutOfRange, ShapeMismatch, number
 from derive.core.symbols import a as a_base
 from derive.core.symbols import b as b_base
@@ -21,36 +36,7 @@ from derive.core.symbols import z as z_base
 from derive.functions.activations import alpha, derive_activation, zs
 from numeric.spec import Layout
 
-__all__ = ["CrossAmbiguous", "Evaluator", "Reading"]
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The conventions a claim is read under: what dZ/dA mean (``per_sample`` or ``batch``), the layout of a
-    Jacobian (``numerator``: J_iq = ∂u_i/∂v_q, or ``denominator``) and ``×`` where both products fit
-    (``None``: by shape, ``matrix`` or ``elementwise``)."""
-
-    dz: str = "per_sample"
-    jacobian: str = "numerator"
-    cross: str | None = None
-
-    def describe(self, fields: tuple[str, ...] = ("dz", "jacobian", "cross")) -> str:
-        """The reading in words, for the named fields (those that matter to the claim)."""
-        out = []
-        if "dz" in fields:
-            out.append("dZ/dA = dC/dZ of the batch" if self.dz == "batch" else
-                       "dZ/dA the per-sample dC_x/dZ (course notes)")
-        if "jacobian" in fields:
-            out.append(f"the Jacobian in the {self.jacobian} layout "
-                       f"({'∂u_j/∂v_i' if self.jacobian == 'denominator' else '∂u_i/∂v_j'})")
-        if "cross" in fields and self.cross:
-            out.append(f"× as the {'matrix' if self.cross == 'matrix' else 'element-wise'} product")
-        return ", ".join(out)
-
-
-class CrossAmbiguous(Exception):
-    """``×`` of two matrices where the matrix and the element-wise product both fit and differ."""
-
+__all__ = ["Evaluator"]
 
 
 def _is_mat(v) -> bool:
@@ -257,6 +243,13 @@ class Evaluator:
             return sp.Integer(self.bind[e])
         if e.name == "C":
             return self.inst.cost(self.p)
+        if e.name == "C_0":  # the cost without its L2 term (a cost definition in a model with one)
+            return self.inst.cost0(self.p)
+        if e in (L2_LAMBDA, L2_N):
+            penalty = self.inst.context.spec.penalty
+            if penalty is None:
+                raise NotCheckable(f"{e} (of an L2 term) in a model without one")
+            return sp.nsimplify(penalty.lam) if e == L2_LAMBDA else sp.Integer(self.inst.l2_n())
         raise NotCheckable(f"the symbol {e} has no value on the model")
 
     def cross(self, e):

@@ -1,7 +1,11 @@
 """The composed model at a few random points: the true values every claim is compared with.
 
 See :mod:`derive.claims.semantics` for what each quantity means; :class:`Instance` computes them from the composed
-cost (:func:`derive.backprop.compose.compose_model`), never from BP1-BP4.
+cost (:func:`derive.backprop.compose.compose_model`), never from BP1-BP4. A model with an L2 term (``l2=``) has the
+cost C = C_0 + (lambda / 2n) sum_w w^2 (n = ``l2_n``, else the instance's batch size m): :meth:`Instance.cost` and
+:meth:`Instance.dC` carry the term (dC/dw = dC_0/dw + (lambda / n) w, biases unchanged), :meth:`Instance.cost0` and
+:meth:`Instance.dC0` are C_0's. Normalisation and dropout are not composed (see
+:func:`derive.claims.verdicts.unsupported_blocks`).
 """
 
 from __future__ import annotations
@@ -144,9 +148,33 @@ class Instance:
             v = v.replace(lambda e: isinstance(e, ProvenActivation), lambda e: e.definition())
         return v if isinstance(v, sp.Rational) else number(v)
 
-    def cost(self, p: int) -> sp.Expr:
-        """The cost C at the point (the batch cost; C_x when m = 1)."""
+    # ----- the L2 term (Nielsen eq. 87): C = C_0 + (lambda / 2n) sum_w w^2 over the weights -------------------
+    @property
+    def l2_scale(self) -> sp.Expr | None:
+        """lambda / n of the context's L2 term (n = l2_n, else the instance's batch size m); None without one."""
+        penalty = self.context.spec.penalty
+        if penalty is None:
+            return None
+        n = penalty.n if penalty.n is not None else self.m
+        return sp.nsimplify(penalty.lam) / n
+
+    def l2_n(self) -> int:
+        penalty = self.context.spec.penalty
+        return penalty.n if penalty is not None and penalty.n is not None else self.m
+
+    def weights(self) -> list[sp.Indexed]:
+        return [s for s in self.skeleton.theta_symbols if s.base == w_base]
+
+    def cost0(self, p: int) -> sp.Expr:
+        """C_0, the cost without the L2 term (the composed dense network's cost)."""
         return value_of(self.composed(p).cost)
+
+    def cost(self, p: int) -> sp.Expr:
+        """The cost C at the point (the batch cost; C_x when m = 1), with the L2 term of the context if any."""
+        c0, scale = self.cost0(p), self.l2_scale
+        if scale is None:
+            return c0
+        return value_of(c0 + scale / 2 * sum((self.points[p][w] ** 2 for w in self.weights()), sp.Integer(0)))
 
     def param(self, p: int, sym: sp.Expr) -> sp.Expr:
         return self.points[p].get(sym, sp.Integer(0))
@@ -160,13 +188,22 @@ class Instance:
     def y(self, p: int, s: int, j: int) -> sp.Expr:
         return self.points[p][y_base[s, j]]
 
-    def dC(self, p: int, sym: sp.Expr) -> sp.Expr:
-        """∂C/∂θ of the batch cost: ``sympy.diff`` of the cost composed with θ alone left symbolic."""
+    def dC0(self, p: int, sym: sp.Expr) -> sp.Expr:
+        """∂C_0/∂θ of the batch cost without an L2 term: ``sympy.diff`` of the cost composed with θ alone left
+        symbolic."""
         key = ("dC", p, sym)
         if key not in self._cache:
             cm = self.composed(p, free=(sym,))
             self._cache[key] = self._derivative(p, cm.cost, sym, self._leaf(self.points[p][sym]))
         return self._cache[key]
+
+    def dC(self, p: int, sym: sp.Expr) -> sp.Expr:
+        """∂C/∂θ of the batch cost: ∂C_0/∂θ, plus (lambda / n) w for a weight under an L2 term (the derivative of
+        (lambda / 2n) w^2; biases are not regularised)."""
+        v, scale = self.dC0(p, sym), self.l2_scale
+        if scale is None or sym.base != w_base:
+            return v
+        return value_of(v + scale * self.points[p][sym])
 
     def delta(self, p: int, l: int, s: int, j: int) -> sp.Expr:
         """δ^l_j of sample s: ∂C_x/∂z^l_j, the derivative of the sample's cost along a shift t of z^l_j."""

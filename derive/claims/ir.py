@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["BATCH_NAMES", "MATRIX_NAMES", "Act", "Cases", "Cross", "Deriv", "EFn", "Had", "ISum", "Mat", "MatLit",
-           "Ones", "Partial", "SqNorm", "Tr", "cost_symbol", "index_symbol", "is_matrix"]
+__all__ = ["BATCH_NAMES", "L2_LAMBDA", "L2_N", "MATRIX_NAMES", "Act", "Cases", "Cross", "Deriv", "EFn", "Had", "ISum",
+           "Mat", "MatLit", "Ones", "Partial", "SqNorm", "Tr", "cost_symbol", "index_symbol", "is_matrix"]
 
 #: names of vector / matrix quantities (per-sample vectors in lower case, batch matrices in upper case)
 MATRIX_NAMES = ("w", "b", "z", "a", "delta", "y", "x", "W", "A", "Z", "X", "Y", "B", "Delta",
@@ -27,6 +27,11 @@ BATCH_NAMES = frozenset({"A", "Z", "X", "Y", "Delta", "dW", "db", "dZ", "dA"})
 
 _TEX = {"delta": "\\delta", "Delta": "\\Delta"}
 _TXT = {"delta": "δ", "Delta": "Δ"}
+
+
+#: lambda and n of an L2 term (C = C_0 + (lambda / 2n) sum w^2), read only in a model with one; n is no index
+L2_LAMBDA = sp.Symbol("lambda", positive=True)
+L2_N = sp.Symbol("n", positive=True)
 
 
 def index_symbol(name: str) -> sp.Symbol:

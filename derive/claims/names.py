@@ -39,11 +39,14 @@ BARE = sp.Symbol("bare")  # Mat(name, bare): a name written without any index
 
 @dataclass
 class NameReader:
-    """Names and indices; ``layer_subscripts``: the document writes layers as subscripts (``W_1``, ``b_1``)."""
+    """Names and indices; ``layer_subscripts``: the document writes layers as subscripts (``W_1``, ``b_1``);
+    ``l2``: the model has an L2 term (``\\lambda``, ``n`` are read as its lambda and n)."""
 
     table: dict[str, sp.Basic] = field(default_factory=dict)
     depth: int = 0
     layer_subscripts: bool = False
+    #: the model has an L2 term: lambda and n are its strength and training-set size (not unknown symbols)
+    l2: bool = False
 
     def placeholder(self, ir: sp.Basic) -> str:
         name = f"qq{len(self.table)}"

@@ -42,17 +42,18 @@ __all__ = ["MAX_SIDE", "Relation", "Unparsed", "echo", "normalize", "resolve_bar
 MAX_SIDE = 2000
 
 
-def understand(tex_or_tokens: str | list[Tok], layer_subscripts: bool = False) -> sp.Basic:
+def understand(tex_or_tokens: str | list[Tok], layer_subscripts: bool = False, l2: bool = False) -> sp.Basic:
     """Read one side of a relation into an IR expression; :class:`Unparsed` with a reason otherwise.
 
     ``layer_subscripts``: the document writes layers as subscripts (``W_1``, ``b_1``), so ``b_1`` is a layer's bias.
+    ``l2``: the model has an L2 term, so ``\\lambda`` and ``n`` are its lambda and n (:data:`~derive.claims.ir.L2_N`).
     """
     toks = tokenize(normalize(tex_or_tokens)) if isinstance(tex_or_tokens, str) else tex_or_tokens
     if not toks:
         raise Unparsed("empty side")
     if sum(len(t.text) for t in toks) > MAX_SIDE:
         raise Unparsed(f"longer than {MAX_SIDE} characters")
-    return Reader(layer_subscripts=layer_subscripts).expr(toks)
+    return Reader(layer_subscripts=layer_subscripts, l2=l2).expr(toks)
 
 
 def resolve_bare(sides: list[sp.Basic]) -> list[sp.Basic]:
@@ -93,13 +94,13 @@ def resolve_bare(sides: list[sp.Basic]) -> list[sp.Basic]:
     return [s.replace(lambda n: isinstance(n, (sp.log, sp.exp, sp.tanh)), lambda n: type(n)(*n.args)) for s in out]
 
 
-def understand_equation(rel: Relation, layer_subscripts: bool = False) -> list[sp.Basic]:
+def understand_equation(rel: Relation, layer_subscripts: bool = False, l2: bool = False) -> list[sp.Basic]:
     """Every side of a relation, read and with bare names resolved (:class:`Unparsed` on the first failure)."""
     sides = []
     for k, side in enumerate(rel.sides):
         if not side:
             raise Unparsed("a side of the relation is empty" if k else "nothing before the relation")
-        sides.append(understand(side, layer_subscripts))
+        sides.append(understand(side, layer_subscripts, l2))
     return resolve_bare(sides)
 
 

@@ -13,6 +13,8 @@ import sympy as sp
 
 from derive.claims import l2s
 from derive.claims.ir import (
+    L2_LAMBDA,
+    L2_N,
     Act,
     Cases,
     Cross,
@@ -327,6 +329,8 @@ class Reader(NameReader):
             return f" \\cdot {_TIMES} \\cdot "
         if s in ("\\odot", "\\circ", "*"):  # course notes write the element-wise product as *
             return f" \\cdot {_ODOT} \\cdot "
+        if self.l2 and s in ("\\lambda", "n"):  # course notes' dW = (1/m) dZ A^T + (lambda/m) W
+            return self.placeholder(L2_LAMBDA if s == "\\lambda" else L2_N)
         if s in ("\\eta", "\\alpha", "\\lambda"):
             raise Unparsed(f"{s} (a hyper-parameter) has no meaning on the model", t.pos)
         if s.startswith("\\"):

@@ -39,6 +39,7 @@ from numeric.spec import Layout, ModelSpec
 __all__ = [
     "DEFAULT_SPEC",
     "DIGITS",
+    "EXTRA_KEYS",
     "MAX_EXPONENT",
     "Context",
     "NotCheckable",
@@ -92,15 +93,38 @@ class Context:
 
     def describe(self) -> str:
         conv = f", dZ/dA {self.dz}" if self.dz else ""
+        extras = "".join(f"/{k}={v:g}" if not isinstance(v, str) else f"/norm={v}"
+                         for k, v in self.spec.extras_dict().items())
         return f"{self.spec.net} {self.spec.act_text}/{self.spec.cost}/{self.spec.reduction}/{self.spec.layout}" \
-               f"{'' if self.spec.bias else '/no bias'}{conv} ({self.source})"
+               f"{'' if self.spec.bias else '/no bias'}{extras}{conv} ({self.source})"
 
 
-_KEYS = ("model", "net", "act", "cost", "reduction", "layout", "bias", "convention", "dz", "jacobian")
+_KEYS = ("model", "net", "act", "cost", "reduction", "layout", "bias", "convention", "dz", "jacobian", "norm",
+         "keep_prob", "l2", "l2_n")
+#: the keys of the blocks past the dense layer, as ``ModelSpec.build`` keywords
+EXTRA_KEYS = ("norm", "keep_prob", "l2", "l2_n")
+
+
+def _extra_value(key: str, value: str):
+    """A directive's ``norm=``/``keep_prob=``/``l2=``/``l2_n=`` value as the ``ModelSpec.build`` keyword wants it
+    (None: the block switched off); ``ModelSpec.build`` judges the range."""
+    if key == "norm":
+        return None if value in ("none", "no", "off") else value
+    if value in ("none", "no", "off"):
+        return None
+    try:
+        return int(value) if key == "l2_n" else float(value)
+    except ValueError:
+        what = "a positive integer (the training-set size n)" if key == "l2_n" else "a number"
+        raise BadInput(f"bpv directive: {key}={value!r} is not {what}, e.g. "
+                       f"{'l2_n=50000' if key == 'l2_n' else key + '=0.5'}") from None
 
 
 def context_from_directive(text: str, base: Context | None = None, source: str = "directive") -> Context:
-    """``act=sigmoid cost=bce net=2-3-1 reduction=mean layout=columns bias=no convention=course``."""
+    """``act=sigmoid cost=bce net=2-3-1 reduction=mean layout=columns bias=no convention=course``, and the blocks
+    past the dense layer ``l2=5 l2_n=50 keep_prob=0.8 norm=batch`` (``ModelSpec.build`` keywords; ``none`` drops
+    one). A directive with ``net=`` declares a new model (its blocks are those it names); one without keeps the
+    blocks of the model before it."""
     from numeric.catalog import get_model
 
     base = base or Context()
@@ -109,18 +133,34 @@ def context_from_directive(text: str, base: Context | None = None, source: str =
         if "=" not in part:
             raise BadInput(f"bpv directive {text!r}: expected key=value pairs, got {part!r}; keys: {', '.join(_KEYS)}")
         key, value = part.split("=", 1)
+        key = key.replace("-", "_")  # keep-prob, l2-n as the command-line flags spell them
         if key not in _KEYS:
             raise BadInput(f"bpv directive: unknown key {key!r}; keys: {', '.join(_KEYS)}")
         fields[key] = value
     spec = base.spec
     if "model" in fields:
         spec = get_model(fields["model"])
-    if any(k in fields for k in ("net", "act", "cost", "reduction", "layout", "bias")):
+    if any(k in fields for k in ("net", "act", "cost", "reduction", "layout", "bias", *EXTRA_KEYS)):
         acts = fields.get("act", ",".join(str(a) for a in spec.activations)
                           if "net" not in fields else spec.act_text)
-        spec = ModelSpec.build(fields.get("net", spec.net), acts, fields.get("cost", spec.cost),
-                               fields.get("reduction", spec.reduction), fields.get("layout", spec.layout),
-                               fields.get("bias", "yes" if spec.bias else "no") not in ("no", "false", "0"))
+        # a directive naming the network (net=, model=) declares a new model, blocks included; one that does not
+        # keeps the blocks of the model before unless it sets them (norm=none drops one)
+        extras = {} if "net" in fields else dict(spec.extras_dict())
+        for key in EXTRA_KEYS:
+            if key in fields:
+                extras[key] = _extra_value(key, fields[key])
+        if extras.get("l2") is None and "l2_n" not in fields:
+            extras.pop("l2_n", None)  # l2=none drops the training-set size with the term
+        extras = {k: v for k, v in extras.items() if v is not None}
+        try:
+            spec = ModelSpec.build(fields.get("net", spec.net), acts, fields.get("cost", spec.cost),
+                                   fields.get("reduction", spec.reduction), fields.get("layout", spec.layout),
+                                   fields.get("bias", "yes" if spec.bias else "no") not in ("no", "false", "0"),
+                                   **extras)
+        except BadInput as err:
+            if not any(k in fields for k in EXTRA_KEYS):
+                raise
+            raise BadInput(f"bpv directive {text.strip()!r}: {err}") from None
     dz = base.dz
     conv = fields.get("convention", fields.get("dz"))
     if conv is not None:
@@ -151,6 +191,8 @@ def instance_spec(spec: ModelSpec) -> ModelSpec:
     sizes[-1] = max(spec.output_activation.min_units, sizes[-1])
     # the composed cost is the same function of w^l_{jk} in either layout: the layout only orients the matrices
     # the evaluator builds, so the instance is always composed in the columns layout
+    # the dense network only: an L2 term is added by the instance (Instance.dC), normalisation and dropout are
+    # not composed (claims about them are judged block by block, derive.claims.blocks)
     return ModelSpec.build(sizes, [str(a) for a in spec.activations], spec.cost, spec.reduction, Layout.COLUMNS,
                            True)
 

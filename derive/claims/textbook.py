@@ -9,7 +9,9 @@ user's document: notation layer, ``latex2sympy2``, semantics, verdict against th
 * σ' = σ(1 − σ); the binary cross-entropy derivative ∂C/∂a = (a − y)/(a(1 − a)); δ^L = a − y for a sigmoid
   output with binary cross-entropy;
 * the course-notes batch forms dW = (1/m) dZ Aᵀ, db = (1/m) Σ_i dZ^{(i)}, dA^{l−1} = Wᵀ dZ, in the course
-  notes' convention (dZ stacks the per-sample ∂C_x/∂z).
+  notes' convention (dZ stacks the per-sample ∂C_x/∂z);
+* past the dense layer (:data:`BLOCK_CATALOG`): Nielsen's L2 gradient (eq. 87) and weight-decay update (eq. 93),
+  the inverted-dropout backward dA = dOut * M / p, batch normalisation's dgamma, dbeta and CS231n's compact dx.
 
 :func:`round_trip` checks that what was understood, printed with the book printer and read again, is the same
 expression (for every catalog entry: tested).
@@ -23,7 +25,7 @@ import sympy as sp
 
 from derive.claims.notation import echo, split_relation, understand_equation
 
-__all__ = ["CATALOG", "CatalogClaim", "catalog_document", "round_trip"]
+__all__ = ["BLOCK_CATALOG", "CATALOG", "CatalogClaim", "catalog_document", "round_trip"]
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,31 @@ CATALOG: tuple[CatalogClaim, ...] = (
 )
 
 
+_L2 = "net=2-3-2 act=sigmoid cost=quadratic l2=5 l2_n=50"
+_DROPOUT = "net=2-3-1 act=relu,sigmoid cost=bce keep_prob=0.8"
+_BATCHNORM = "net=2-3-1 act=relu,sigmoid cost=bce norm=batch"
+
+#: claims about the blocks past the dense layer, in the blocks' own names (read by :mod:`derive.claims.block_reader`,
+#: not by the dense reader: they are not in the round trip of :data:`CATALOG`)
+BLOCK_CATALOG: tuple[CatalogClaim, ...] = (
+    CatalogClaim("L2-dw", r"\frac{\partial C}{\partial w} = \frac{\partial C_0}{\partial w} + \frac{\lambda}{n} w", _L2,
+                 "Nielsen eq. 87, L2 regularisation: the gradient of a weight"),
+    CatalogClaim("L2-db", r"\frac{\partial C}{\partial b} = \frac{\partial C_0}{\partial b}", _L2,
+                 "Nielsen eq. 87: biases are not regularised"),
+    CatalogClaim("L2-update", r"w \rightarrow \left(1 - \frac{\eta \lambda}{n}\right) w - \eta \frac{\partial C_0}"
+                 r"{\partial w}", _L2, "Nielsen eq. 93, weight decay (the SGD update)"),
+    CatalogClaim("dropout-dA", r"dA = dOut * M / p", _DROPOUT, "inverted dropout, backward (the 1/p both ways)"),
+    CatalogClaim("BN-dgamma", r"d\gamma = \sum_i dy_i \hat{x}_i", _BATCHNORM, "batch normalisation: dgamma"),
+    CatalogClaim("BN-dbeta", r"d\beta = \sum_i dy_i", _BATCHNORM, "batch normalisation: dbeta"),
+    CatalogClaim("BN-dx", r"dx = \frac{1}{m} \gamma (\sigma^2 + \epsilon)^{-1/2} \left(m\, dy - \sum_i dy_i - \hat{x} "
+                 r"\sum_i dy_i \hat{x}_i\right)", _BATCHNORM, "CS231n, batch normalisation: the compact backward"),
+)
+
+
 def catalog_document() -> str:
     """The catalog as a Markdown document with one directive per claim (what ``bpv check --catalog`` checks)."""
     parts = ["# bpv catalog of textbook claims", ""]
-    for c in CATALOG:
+    for c in (*CATALOG, *BLOCK_CATALOG):
         parts += [f"<!-- bpv: {c.context} -->", f"{c.source}:", "", f"$$ {c.latex} \\tag{{{c.name}}} $$", ""]
     return "\n".join(parts)
 

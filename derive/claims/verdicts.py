@@ -20,17 +20,20 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from derive.claims.evaluator import CrossAmbiguous, Evaluator, Reading
+from derive.claims.evaluator import Evaluator
 from derive.claims.instance import Instance
-from derive.claims.ir import BATCH_NAMES, Deriv, ISum, Mat
+from derive.claims.ir import BATCH_NAMES, L2_LAMBDA, L2_N, Deriv, ISum, Mat, Partial
 from derive.claims.local import has_jacobian
 from derive.claims.near_misses import variants
+from derive.claims.readings import CrossAmbiguous, Reading
 from derive.claims.semantics import Context, NotCheckable, OutOfRange, ShapeMismatch, instance_spec
 from derive.claims.symbolic import symbolic_proof
 from derive.core.book import book_latex
+from derive.core.symbols import w as w_base
 from numeric.spec import Layout
 
-__all__ = ["BATCH_M", "TOLERANCE", "Verdict", "batch_size", "diagnose", "free_indices", "instance", "judge", "repair"]
+__all__ = ["BATCH_M", "TOLERANCE", "Verdict", "agree", "batch_size", "diagnose", "free_indices", "instance", "judge",
+           "repair", "show", "unsupported_blocks"]
 
 #: the smallest batch size of the instance for claims about a batch (3: a stray 1/m is not confused with a factor
 #: 2); the batch size is the first one from here that is none of the instance's widths (:func:`batch_size`)
@@ -62,6 +65,26 @@ class Verdict:
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "reason": self.reason, "method": self.method, "diagnosis": self.diagnosis,
                 "counterexample": self.counterexample, "strength": self.strength, "repair": self.repair}
+
+
+def unsupported_blocks(context: Context) -> str | None:
+    """Why a claim about the whole network cannot be evaluated on this model (None: it can).
+
+    The instance composes the dense network (and adds an L2 term); a normalisation or dropout in the hidden layers
+    is not composed, so a claim in the network's names (δ, ∂C/∂w, dW, ...) is *not checkable* there, never proven:
+    the dense net's values are not this model's. Claims in a block's own names are judged by
+    :mod:`derive.claims.blocks`."""
+    spec = context.spec
+    blocks = []
+    if spec.norm is not None:
+        blocks.append(f"{spec.norm} normalisation")
+    if spec.keep_prob is not None:
+        blocks.append(f"dropout (keep_prob={spec.keep_prob:g})")
+    if not blocks:
+        return None
+    return (f"the model has {' and '.join(blocks)} in its hidden layers, which bpv check does not compose into the "
+            "network's cost: claims about the whole network are not evaluated on it (claims in the block's own "
+            "names, e.g. dgamma, dbeta, dx of the normalisation or dA = dOut * M / p, are: docs/check.md)")
 
 
 def free_indices(expr: sp.Basic) -> set[sp.Symbol]:
@@ -96,7 +119,8 @@ _INSTANCES: dict = {}
 
 def instance(context: Context, m: int, seed: int = 0) -> Instance:
     """The (cached) instance a claim is evaluated on: shared by contexts with the same small instance."""
-    key = (instance_spec(context.spec), m, seed, context.spec.bias)
+    # the L2 term changes the true gradients: instances of models with different blocks are not shared
+    key = (instance_spec(context.spec), m, seed, context.spec.bias, tuple(sorted(context.spec.extras_dict().items())))
     if key not in _INSTANCES:
         _INSTANCES[key] = Instance(context, m, seed)
     inst = _INSTANCES[key]
@@ -113,7 +137,7 @@ class _Outcome:
     shape: str | None = None
 
 
-def _agree(lv, rv) -> tuple[bool, bool]:
+def agree(lv, rv) -> tuple[bool, bool]:
     """(equal, exact) for two scalars."""
     if isinstance(lv, sp.Rational) and isinstance(rv, sp.Rational):
         return lv == rv, True
@@ -125,9 +149,10 @@ def _agree(lv, rv) -> tuple[bool, bool]:
     return abs(lc - rc) <= float(TOLERANCE) * scale, False
 
 
-def _show(v) -> str:
+def show(v) -> str:
+    """A value for a counterexample: 6 significant digits, a matrix row by row."""
     if isinstance(v, sp.MatrixBase):
-        return "[" + "; ".join(", ".join(_show(x) for x in v.row(r)) for r in range(v.rows)) + "]"
+        return "[" + "; ".join(", ".join(show(x) for x in v.row(r)) for r in range(v.rows)) + "]"
     try:
         return f"{float(v):.6g}"
     except TypeError:
@@ -190,7 +215,7 @@ def _evaluate(lhs, rhs, inst: Instance, convention, indices: list[sp.Symbol], la
                     break
                 where = {str(k): v for k, v in bind.items()}
                 out.holds = False
-                out.failure = {**where, "point": p + 1, "lhs": _show(lv), "rhs": f"undefined ({err})"}
+                out.failure = {**where, "point": p + 1, "lhs": show(lv), "rhs": f"undefined ({err})"}
                 return out
             lv, rv = _diagonal_reading(lhs, rhs, lv, rv)
             lm, rm = isinstance(lv, sp.MatrixBase), isinstance(rv, sp.MatrixBase)
@@ -200,12 +225,12 @@ def _evaluate(lhs, rhs, inst: Instance, convention, indices: list[sp.Symbol], la
                 return _Outcome(False, out.bindings, out.exact, None, f"left side is {shape_l}, right side {shape_r}")
             pairs = zip(lv, rv, strict=True) if lm else [(lv, rv)]
             for a_, b_ in pairs:
-                ok, exact = _agree(a_, b_)
+                ok, exact = agree(a_, b_)
                 out.exact = out.exact and exact
                 if not ok:
                     where = {str(k): v for k, v in bind.items()}
                     out.holds = False
-                    out.failure = {**where, "point": p + 1, "lhs": _show(lv), "rhs": _show(rv)}
+                    out.failure = {**where, "point": p + 1, "lhs": show(lv), "rhs": show(rv)}
                     return out
         if valid:
             out.bindings += 1
@@ -232,12 +257,41 @@ def diagnose(lhs, rhs, inst: Instance, convention: str, indices, layout: Layout)
 def repair(lhs, rhs, inst: Instance, convention: str, indices, layout: Layout) -> tuple[str, str] | None:
     """(the slip, the corrected equation as LaTeX) for the first typical slip whose fix makes the claim hold."""
     m_symbol = sp.Symbol("m", integer=True, positive=True)
-    for text, fixed in variants(lhs, rhs, indices, m_symbol):
+    for text, fixed in (*_l2_variants(lhs, rhs, inst), *variants(lhs, rhs, indices, m_symbol)):
         if "1/m" in text and inst.m == 1:
             continue
         if _holds(lhs, fixed, inst, convention, indices, layout):
             return text, f"{book_latex(lhs)} = {book_latex(fixed)}"
     return None
+
+
+def _weight_of(lhs) -> sp.Basic | None:
+    """The weight (element or matrix) a gradient claim's left side is about: ∂C/∂w^l_{jk}, ∂C/∂W^l, dW^l."""
+    if isinstance(lhs, Partial):
+        var = lhs.args[1]
+        if (isinstance(var, sp.Indexed) and var.base == w_base) or (isinstance(var, Mat) and var.name in ("w", "W")):
+            return var
+    if isinstance(lhs, Mat) and lhs.name == "dW" and lhs.sample is None:
+        return Mat(sp.Symbol("W"), *lhs.args[1:])
+    return None
+
+
+def _l2_variants(lhs, rhs, inst: Instance):
+    """The slips of an L2 term (the model has one): its 1/n, or the term left out of a weight's gradient."""
+    if inst.l2_scale is None:
+        return
+    if rhs.has(L2_LAMBDA):
+        yield "missing factor 1/n: the L2 term's gradient is (lambda/n) w (n the training-set size, else the batch " \
+              "size m)", rhs.xreplace({L2_LAMBDA: L2_LAMBDA / L2_N})
+        yield "factor 2 in the L2 term: d/dw (lambda/2n) w^2 = (lambda/n) w", rhs.xreplace({L2_LAMBDA: L2_LAMBDA / 2})
+        if inst.l2_n() != inst.m:
+            m = sp.Symbol("m", integer=True, positive=True)
+            yield f"1/m instead of 1/n in the L2 term: the model's n is the training-set size ({inst.l2_n()}), not " \
+                  "the batch size m", rhs.xreplace({L2_LAMBDA: L2_LAMBDA * m / L2_N})
+        return
+    weight = _weight_of(lhs)
+    if weight is not None:
+        yield "missing L2 term: the gradient of (lambda/2n) sum w^2 adds (lambda/n) w", rhs + L2_LAMBDA / L2_N * weight
 
 
 # ----- the verdict ----------------------------------------------------------------------------------------------
@@ -255,8 +309,15 @@ def judge(lhs: sp.Basic, rhs: sp.Basic, context: Context, seed: int = 0, diagnos
     """The verdict on ``lhs = rhs`` against the derivation on ``context`` (see the module doc).
 
     ``diagnose=False``: no near-miss search (a caller that only needs to know whether the claim holds)."""
+    unsupported = unsupported_blocks(context)
+    if unsupported:
+        return Verdict("not checkable", unsupported)
     indices = sorted(free_indices(lhs) | free_indices(rhs), key=str)
-    m = batch_size(context) if _needs_batch(lhs) or _needs_batch(rhs) else 1
+    # an L2 term whose n is the batch size: a claim with lambda in it is checked on a batch (n = m = 1 would hide a
+    # missing 1/n)
+    batch_l2 = context.spec.penalty is not None and context.spec.penalty.n is None and \
+        (lhs.has(L2_LAMBDA) or rhs.has(L2_LAMBDA))
+    m = batch_size(context) if _needs_batch(lhs) or _needs_batch(rhs) or batch_l2 else 1
     try:
         inst = instance(context, m, seed)
     except Exception as err:  # a model this instance cannot be built for
@@ -290,20 +351,26 @@ def judge(lhs: sp.Basic, rhs: sp.Basic, context: Context, seed: int = 0, diagnos
     if other is not None:
         return case.ambiguous(other[0], readings[0], other[1])
     if len(held) == len(readings):
-        out = outcomes[readings[0]]
-        fields = tuple(f for f, used in (("dz", _has_dz(lhs) or _has_dz(rhs)),
-                                         ("jacobian", has_jacobian(lhs) or has_jacobian(rhs)),
-                                         ("cross", readings[0].cross is not None)) if used)
-        said = readings[0].describe(fields) if len(readings) == 1 and fields else ""
-        reason = "holds" + (f" (read with {said})" if said else "")
-        method = _method(out, inst, indices, len(inst.points))
-        every_size = symbolic_proof(lhs, rhs, context)
-        if every_size:
-            return Verdict("proven", reason, f"{every_size}; {method}", strength="symbolic")
-        return Verdict("proven", reason, method, strength="exact" if out.exact else "numeric")
+        return _proven(lhs, rhs, context, inst, indices, readings, outcomes[readings[0]])
     if held:
         return case.ambiguous(held[0], next(r for r in readings if r not in held), outcomes[held[0]])
     return case.refuted(readings[0], outcomes[readings[0]])
+
+
+def _proven(lhs, rhs, context: Context, inst: Instance, indices, readings: list[Reading], out: _Outcome) -> Verdict:
+    """The verdict on a claim that holds under every reading: the reading said where it matters, the strength of the
+    proof (symbolic where a proof for every size applies)."""
+    fields = tuple(f for f, used in (("dz", _has_dz(lhs) or _has_dz(rhs)),
+                                     ("jacobian", has_jacobian(lhs) or has_jacobian(rhs)),
+                                     ("cross", readings[0].cross is not None)) if used)
+    said = readings[0].describe(fields) if len(readings) == 1 and fields else ""
+    reason = "holds" + (f" (read with {said})" if said else "")
+    method = _method(out, inst, indices, len(inst.points))
+    # the symbolic proofs are of the dense layer's index form: not of a cost with an L2 term
+    every_size = symbolic_proof(lhs, rhs, context) if context.spec.penalty is None else None
+    if every_size:
+        return Verdict("proven", reason, f"{every_size}; {method}", strength="symbolic")
+    return Verdict("proven", reason, method, strength="exact" if out.exact else "numeric")
 
 
 def _other_layout(lhs, rhs, inst, reading: Reading, indices, layout, context: Context):

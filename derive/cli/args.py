@@ -13,7 +13,7 @@ import sys
 from numeric.catalog import CATALOG, get_model
 from numeric.errors import BadInput
 from numeric.functions import ACTIVATIONS, COSTS
-from numeric.spec import LAYOUTS, REDUCTIONS, Layout, ModelSpec
+from numeric.spec import LAYOUTS, NORMS, REDUCTIONS, Layout, ModelSpec
 
 __all__ = [
     "MODEL_DEFAULTS",
@@ -61,6 +61,19 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, many: bool = True) -
     g.add_argument("--layout", default=MODEL_DEFAULTS["layout"],
                    help=f"samples as {' or '.join(LAYOUTS)} of X (default: {MODEL_DEFAULTS['layout']})")
     g.add_argument("--no-bias", action="store_true", help="layers without biases")
+    g = parser.add_argument_group("past the dense layer (every hidden layer: affine -> norm -> activation -> dropout)")
+    g.add_argument("--norm", choices=list(NORMS), default=None,
+                   help="normalise every hidden layer's pre-activations: batch (per unit over the batch, training "
+                        "mode: the statistics of the batch given, in forward too; no running averages) or layer "
+                        "(per sample over the units); parameters gamma<l>, beta<l> shaped like b<l>; eps = 1e-5")
+    g.add_argument("--keep-prob", type=float, default=None, metavar="P",
+                   help="inverted dropout after every hidden activation, keeping each unit with probability P "
+                        "(torch's p is 1 - P); the kernels take the 0/1 masks as data: masks={'M1': ...}")
+    g.add_argument("--l2", type=float, default=None, metavar="LAMBDA",
+                   help="add the L2 term (LAMBDA / 2n) sum w^2 over the weights (never biases, gamma, beta)")
+    g.add_argument("--l2-n", type=int, default=None, metavar="N",
+                   help="n of the L2 term: the training-set size (default: the batch size m; 1 gives CS231n's "
+                        "0.5 * reg * sum(W**2))")
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +84,18 @@ def add_seed_argument(parser: argparse.ArgumentParser, default: int = 0) -> None
     parser.add_argument("--seed", type=int, default=default, help=f"random seed (default: {default})")
 
 
+#: the flags of the blocks past the dense layer and the ``ModelSpec.build`` keywords they set
+EXTRA_FLAGS = {"norm": "norm", "keep_prob": "keep_prob", "l2": "l2", "l2_n": "l2_n"}
+
+
+def _extras(args: argparse.Namespace) -> dict:
+    return {key: getattr(args, flag) for flag, key in EXTRA_FLAGS.items() if getattr(args, flag, None) is not None}
+
+
 def model_flags_given(args: argparse.Namespace) -> bool:
-    """True when any of --act/--cost/--reduction/--layout/--no-bias differs from its default."""
-    return args.no_bias or any(getattr(args, flag) != default for flag, default in MODEL_DEFAULTS.items())
+    """True when any of --act/--cost/--reduction/--layout/--no-bias/--norm/... differs from its default."""
+    return args.no_bias or bool(_extras(args)) or any(
+        getattr(args, flag) != default for flag, default in MODEL_DEFAULTS.items())
 
 
 def models_from_args(args: argparse.Namespace, *, default_all: bool = False) -> list[ModelSpec]:
@@ -81,9 +103,11 @@ def models_from_args(args: argparse.Namespace, *, default_all: bool = False) -> 
     names = args.models if isinstance(args.models, list) else ([args.models] if args.models else [])
     specs = [get_model(n) for n in names]
     if args.net:
-        specs.append(ModelSpec.build(args.net, args.act, args.cost, args.reduction, args.layout, not args.no_bias))
+        specs.append(ModelSpec.build(args.net, args.act, args.cost, args.reduction, args.layout, not args.no_bias,
+                                     **_extras(args)))
     elif model_flags_given(args):
-        raise BadInput("--act/--cost/--reduction/--layout/--no-bias describe a model given with --net; add --net ...")
+        raise BadInput("--act/--cost/--reduction/--layout/--no-bias/--norm/--keep-prob/--l2 describe a model "
+                       "given with --net; add --net ...")
     if not specs:
         if default_all:
             return list(CATALOG.values())

@@ -26,7 +26,9 @@ import sympy as sp
 
 from derive import __version__ as BPV_VERSION
 from derive.backprop.batch import CAP, BatchForms, derive_batch_forms
+from derive.backprop.model import block_derivations
 from derive.backprop.model_functions import model_function_derivations
+from derive.codegen.blocks import BlockLines, update_lines
 from derive.codegen.elementwise import SOFTMAX_PIECES, inlined, piece_source, softmax_source
 from derive.codegen.folded import Folded, folded_forms, folded_source
 from derive.codegen.model_lines import ModelLines
@@ -49,26 +51,48 @@ def kernel_name(spec: ModelSpec) -> str:
 
 
 def derivation_hash(spec: ModelSpec) -> str:
-    """Digest of every derivation the kernel is printed from (batch forms, stable forms, model functions)."""
+    """Digest of every derivation the kernel is printed from (batch forms, stable forms, model functions, blocks,
+    update rules)."""
     h = hashlib.sha256()
-    parts = [derive_batch_forms(spec).derivation, derive_stable_forms(spec).derivation, folded_forms(spec)[1],
-             *model_function_derivations(spec)]
+    plain = spec.plain_family()
+    parts = [derive_batch_forms(plain).derivation, derive_stable_forms(plain).derivation, folded_forms(plain)[1],
+             *model_function_derivations(plain), *block_derivations(spec)]
     for d in parts:
         h.update(d.hash().encode())
     return h.hexdigest()[:16]
 
 
-def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms, folded: Derivation) -> str:
+def _blocks_text(spec: ModelSpec) -> list[str]:
+    """The header lines that say which blocks the family has, with their constants."""
+    out = []
+    norm = next((layer.norm for layer in spec.layers if layer.norm is not None), None)
+    if norm is not None:
+        out.append(f"             {norm.kind} on every hidden layer (training mode: the statistics of the batch "
+                   f"given, eps = {norm.eps:g});")
+    if spec.keep_prob is not None:
+        out.append(f"             inverted dropout after every hidden activation, keep probability "
+                   f"{spec.keep_prob:g} (masks=);")
+    if spec.penalty is not None:
+        n = "the batch size" if spec.penalty.n is None else str(spec.penalty.n)
+        out.append(f"             L2 term (lambda / 2n) sum w^2 with lambda = {spec.penalty.lam:g}, n = {n} "
+                   "(l2=, l2_n=).")
+    return out
+
+
+def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms, folded: Derivation,
+            blocks: list[Derivation]) -> str:
     acts = ",".join(str(a) for a in spec.activations)
     lines = [
         f"Generated NumPy kernel for the model family of {spec.title} (any widths).",
         "",
         f"Family:      {spec.L} layers; activations {acts}; cost {spec.cost}; {spec.reduction} over the batch;",
         f"             samples as {spec.layout}; {'with' if spec.bias else 'no'} biases.",
+        *_blocks_text(spec),
         f"Generated:   by bpv {BPV_VERSION} with SymPy {sp.__version__} from `bpv kernels "
         + (spec.name if spec.name else spec.cli_args()) + "`.",
         f"Derivation:  {derivation_hash(spec)} (hash of the batch-form, stable-form, activation, cost and",
-        "             output-error derivations this module is printed from).",
+        "             output-error derivations this module is printed from"
+        + (", and of its blocks and update rules)." if not spec.plain else ", and of its update rule)."),
         "",
         "How it was verified",
         "-------------------",
@@ -77,9 +101,14 @@ def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms, folded: Der
         " with",
         "sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with",
         "this model's own functions). Each element-wise function is printed from a form proven equal to the",
-        "derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:",
+        *textwrap.wrap(
+            "derived one (the *.kernel steps, the *.folded steps and the fused costs)."
+            + (" The blocks past the dense layer and sgd_step are printed from array forms proven entry by entry "
+               "against sympy.diff of their definitions at small sizes (or in index form for all sizes)."
+               if not spec.plain else " sgd_step is printed from the derived update rule (steps update.*).")
+            + " Steps, verdicts and methods:", 110),
     ]
-    for d in (forms.derivation, stable.derivation, folded):
+    for d in (forms.derivation, stable.derivation, folded, *blocks):
         for s in d.steps:
             if s.kind.unchecked:
                 continue
@@ -95,12 +124,42 @@ def _header(spec: ModelSpec, forms: BatchForms, stable: StableForms, folded: Der
     return '"""' + "\n".join(lines).replace("\\", "/") + '\n"""\n'
 
 
+def _constants(spec: ModelSpec) -> str:
+    """The family constants of the blocks (a keyword of the kernel's functions overrides L2 and L2_N)."""
+    out = ""
+    norm = next((layer.norm for layer in spec.layers if layer.norm is not None), None)
+    if norm is not None:
+        out += f"#: eps of the {norm.kind} (torch's and CS231n's default)\nEPS = {norm.eps!r}\n"
+    if spec.keep_prob is not None:
+        out += f"#: the probability of keeping a unit (torch's p is 1 - KEEP_PROB)\nKEEP_PROB = {spec.keep_prob!r}\n"
+    if spec.penalty is not None:
+        out += (f"#: lambda and n of the L2 term (lambda / 2n) sum w^2 (n = None: the batch size)\n"
+                f"L2 = {spec.penalty.lam!r}\nL2_N = {spec.penalty.n!r}\n")
+    return out
+
+
 def _preamble(spec: ModelSpec) -> str:
+    names = ["FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward",
+             "gradients", "loss", "sgd_step"]
+    if spec.dropout_layers():
+        names.append("MASKS")
+    listed = textwrap.fill(", ".join(f'"{n}"' for n in sorted(names)) + ",", 110, initial_indent="    ",
+                           subsequent_indent="    ")
     return ("from __future__ import annotations\n\nimport threading\n\nimport numpy as np\n\n"
-            '__all__ = [\n    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", '
-            '"forward", "gradients",\n    "loss",\n]\n\n'
+            f"__all__ = [\n{listed}\n]\n\n"
             f"#: What this kernel serves: every width of this family.\nFAMILY = {spec.family_key()!r}\n"
-            f"LAYERS = {spec.L}\n")
+            f"LAYERS = {spec.L}\n" + _constants(spec))
+
+
+def _sgd_step(spec: ModelSpec) -> list[str]:
+    """``sgd_step`` of a dense kernel: w -> w - eta dC/dw, b -> b - eta dC/db (steps update.*)."""
+    return ["def sgd_step(params, x, y, eta):",
+            '    """One step of gradient descent on the batch (x, y): the parameters after it, as fresh arrays.',
+            "",
+            "    Printed from the derived update rule (steps update.*): theta -> theta - eta dC/dtheta.",
+            '    """',
+            "    grads = gradients(params, x, y)",
+            "    return {", *update_lines(spec, "grads"), "    }"]
 
 
 def _rule(title: str, width: int = 110) -> str:
@@ -133,22 +192,34 @@ def _ascii(source: str) -> str:
 
 def generate_kernel_source(spec: ModelSpec) -> str:
     """The source of the kernel module for ``spec``'s family (deterministic, ASCII, NumPy only)."""
-    forms = derive_batch_forms(spec)
-    stable = derive_stable_forms(spec)
+    plain = spec.plain_family()
+    forms = derive_batch_forms(plain)
+    stable = derive_stable_forms(plain)
     if not forms.holds or not stable.holds:
         bad = [s.label for s in forms.derivation.failures() + stable.derivation.failures()]
         raise ValueError(f"cannot generate a kernel from forms that do not hold: {', '.join(bad)}")
-    folded, folded_derivation = folded_forms(spec)
+    folded, folded_derivation = folded_forms(plain)
     if not folded_derivation.holds:
         raise ValueError(f"cannot generate a kernel from folded forms that do not hold: "
                          f"{', '.join(s.label for s in folded_derivation.failures())}")
-    model = ModelLines(spec, forms, stable)
-    parts = [_header(spec, forms, stable, folded_derivation), _preamble(spec),
+    blocks = block_derivations(spec)
+    bad = [s.label for d in blocks for s in d.failures()]
+    if bad:
+        raise ValueError(f"cannot generate a kernel from block forms that do not hold: {', '.join(bad)}")
+    model = ModelLines(spec, forms, stable) if spec.plain else BlockLines(spec, forms, stable)
+    parts = [_header(spec, forms, stable, folded_derivation, blocks), _preamble(spec),
              _rule("element-wise functions, printed from the proven stable forms", 109),
-             *_elementwise(spec, stable, folded),
+             *_elementwise(plain, stable, folded),
              _rule("checking the arguments"), validation_source(spec),
              _rule("the workspace: intermediates kept between calls"), workspace_source(spec),
              _rule("the model, printed from the proven batch forms")]
-    parts += ["\n\n" + "\n".join(body) + "\n" for body in (model.forward(), model.loss(), model.gradients())]
+    bodies = [model.forward(), model.loss(), model.gradients()]
+    if isinstance(model, BlockLines):
+        if spec.penalty is not None:
+            bodies.append(model.data_gradients())
+        bodies.append(model.sgd_step())
+    else:
+        bodies.append(_sgd_step(spec))
+    parts += ["\n\n" + "\n".join(body) + "\n" for body in bodies]
     source = re.sub(r"\n{4,}", "\n\n\n", "".join(parts))  # two blank lines between definitions, as PEP 8
     return _ascii(source)

@@ -105,8 +105,13 @@ def validation_source(spec: ModelSpec) -> str:
     layout = spec.layout
     labels = spec.cost_entry.target is TargetKind.CLASSES
     w_axes, x_axes = layout.matrix("out", "in"), layout.batch("unit", "sample")
+    keys = spec.param_names()
+    masks = tuple(d.mask for d in spec.dropout_layers())
     values = {
-        "KEYS": repr(tuple(spec.param_names())),
+        "KEYS": repr(tuple(keys)),
+        "W_AT": repr(tuple(keys.index(layer.W) for layer in spec.layers)),
+        "NORM_AT": "2" if spec.bias else "1",
+        "MASKS": repr(masks),
         "W_IN": str(w_axes.index("in")),
         "W_OUT": str(w_axes.index("out")),
         "UNIT_AXIS": str(x_axes.index("unit")),
@@ -114,5 +119,6 @@ def validation_source(spec: ModelSpec) -> str:
         "SAMPLE_NOUN": "column" if layout.columns else "row",
         "LABELS_DOC": "; integer class labels of length m are one-hot encoded" if labels else "",
     }
-    sections = {"bias": spec.bias, "labels": labels, "reals": not labels}
+    sections = {"bias": spec.bias, "labels": labels, "reals": not labels, "norm": spec.norm is not None,
+                "dropout": bool(masks)}
     return fill_template(template_text(), layout, values, sections)

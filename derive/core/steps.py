@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -25,7 +26,21 @@ import sympy as sp
 
 from derive.core.proof import Check, prove_equal
 
-__all__ = ["KINDS", "Derivation", "Role", "Step", "StepKind"]
+__all__ = ["KINDS", "Derivation", "Role", "Step", "StepKind", "canonical_srepr"]
+
+_DUMMY_INDEX = re.compile(r"dummy_index=\d+")
+_ASSUMPTIONS = re.compile(r"((?:Symbol|Dummy)\('[^']*')((?:, \w+=\w+)+)\)")
+
+
+def canonical_srepr(expr: sp.Basic) -> str:
+    """``srepr`` that does not depend on what ran before: a Dummy's index counts the Dummies made earlier in the
+    process, and a cached Symbol keeps the keyword order of its first creation (``Symbol('n', integer=True,
+    positive=True)`` and ``Symbol('n', positive=True, integer=True)`` are one object): both are normalised."""
+    def sort_assumptions(found: re.Match) -> str:
+        return found.group(1) + ", " + ", ".join(sorted(found.group(2)[2:].split(", "))) + ")"
+
+    text = _ASSUMPTIONS.sub(sort_assumptions, sp.srepr(expr))
+    return _DUMMY_INDEX.sub("dummy_index=_", text)
 
 
 class StepKind(str, enum.Enum):
@@ -62,6 +77,10 @@ class Role(str, enum.Enum):
     END_TO_END = "end_to_end"  # sympy.diff of the composed cost against BP
     STABLE_FORMS = "stable_forms"  # the forms a kernel prints
     MODEL = "model"  # a whole model's derivation
+    NORMALISATION = "normalisation"  # batch or layer normalisation's backward forms
+    DROPOUT = "dropout"  # inverted dropout's backward form
+    REGULARISATION = "regularisation"  # the L2 term's gradient
+    UPDATE = "update"  # the SGD update rule (with weight decay under L2)
     OTHER = "other"
 
     def __str__(self) -> str:
@@ -193,10 +212,13 @@ class Derivation:
         return [s for s in self.steps if s.holds is not True]
 
     def hash(self) -> str:
-        """Digest of every step's label, kind and expressions (srepr): changes when the mathematics changes."""
+        """Digest of every step's label, kind and expressions (srepr): changes when the mathematics changes.
+
+        The expressions are :func:`canonical_srepr`: the same derivation hashes the same whatever ran before it.
+        """
         h = hashlib.sha256(self.title.encode())
         for s in self.steps:
-            h.update(f"{s.label}|{s.kind.value}|{sp.srepr(s.lhs)}|{sp.srepr(s.rhs)}".encode())
+            h.update(f"{s.label}|{s.kind.value}|{canonical_srepr(s.lhs)}|{canonical_srepr(s.rhs)}".encode())
         return h.hexdigest()[:16]
 
     def to_dict(self) -> dict:

@@ -25,6 +25,7 @@ __all__ = [
     "delta",
     "l",
     "sigma",
+    "u",
     "w",
     "y",
     "z",
@@ -36,9 +37,11 @@ z = sp.IndexedBase("z")
 a = sp.IndexedBase("a")
 delta = sp.IndexedBase("delta")
 y = sp.IndexedBase("y")
+#: the normalised weighted input u^l_j the activation reads in a normalised layer (a^l = f(u^l))
+u = sp.IndexedBase("u")
 
 #: IndexedBase names whose first index is a layer (printed as a superscript).
-LAYERED = frozenset({"w", "b", "z", "a", "delta"})
+LAYERED = frozenset({"w", "b", "z", "a", "delta", "u"})
 
 sigma = sp.Function("sigma")
 C = sp.Function("C")

@@ -23,10 +23,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["LAYERS", "DenseSym", "Param", "symbolic_layer"]
+__all__ = ["LAYERS", "BatchNormSym", "DenseSym", "DropoutSym", "L2Sym", "LayerNormSym", "Param", "symbolic_layer"]
 
-#: kind -> "module:class" of the SymPy half (resolved lazily)
-_KINDS = {"dense": "derive.layers.dense:DenseSym"}
+#: kind -> "module:class" of the SymPy half (resolved lazily); the l2 penalty is not a layer but pairs the same way
+_KINDS = {
+    "dense": "derive.layers.dense:DenseSym",
+    "batchnorm": "derive.layers.norm_layers:BatchNormSym",
+    "layernorm": "derive.layers.norm_layers:LayerNormSym",
+    "dropout": "derive.layers.dropout:DropoutSym",
+    "l2": "derive.layers.penalty:L2Sym",
+}
+
+#: exported name -> the module defining it (imported on first use)
+_EXPORTS = {"DenseSym": "derive.layers.dense", "Param": "derive.layers.dense",
+            "BatchNormSym": "derive.layers.norm_layers", "LayerNormSym": "derive.layers.norm_layers",
+            "DropoutSym": "derive.layers.dropout", "L2Sym": "derive.layers.penalty"}
 
 
 def _resolve(path: str) -> type:
@@ -49,6 +60,6 @@ def symbolic_layer(layer: Any, **options: Any) -> Any:
 def __getattr__(name: str) -> Any:
     if name == "LAYERS":
         return {kind: _resolve(path) for kind, path in _KINDS.items()}
-    if name in ("DenseSym", "Param"):
-        return getattr(importlib.import_module("derive.layers.dense"), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'derive.layers' has no attribute {name!r}")

@@ -19,12 +19,14 @@ __all__ = ["render_model", "render_safely"]
 
 
 def render_model(spec: ModelSpec, *, title: str | None = None, seed: int = 0, use_cache: bool = True,
-                 progress: Say | None = None) -> Rendered:
-    """Gather everything about ``spec`` and render its report body (both as an article and as a book chapter)."""
+                 progress: Say | None = None, history: dict | None = None) -> Rendered:
+    """Gather everything about ``spec`` and render its report body (both as an article and as a book chapter);
+    ``history`` (:func:`derive.report.training.load_history`) adds the Training section."""
     say = progress or (lambda _t: None)
     t0 = time.perf_counter()
     title = title or spec.title
     data = gather(spec, title, seed=seed, use_cache=use_cache, say=say)
+    data.history = history
     say(f"{spec.name or spec.title}: typesetting")
     verified = None if data.verification is None else bool(data.verification.ok)
     body = body_tex(data, "section")

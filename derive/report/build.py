@@ -150,6 +150,7 @@ def build_reports(
     use_cache: bool = True,
     template: str | None = None,
     progress: Progress | None = None,
+    history: dict | None = None,
 ) -> tuple[list[Rendered], list[Outcome]]:
     """Render and write the reports of ``specs`` into ``out_dir``; see the module docstring.
 
@@ -157,7 +158,7 @@ def build_reports(
     single model's report. ``jobs`` > 1 gathers models in parallel processes; each model's PDF is compiled (in a
     thread) as soon as its data is in, while the others are still being gathered; the combined book starts as soon
     as every model's figures exist. ``progress`` (default: quiet) gets a step per model gathered and a note per
-    file written.
+    file written. ``history`` (one model only: :func:`derive.report.training.load_history`) adds its Training section.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,11 @@ def build_reports(
     combined = len(specs) > 1 if combined is None else combined
     build = _Build(specs, out, pdf=pdf, template=template,
                    progress=progress if progress is not None else Progress(len(specs), enabled=False))
-    kwargs = {"seed": seed, "use_cache": use_cache, "title": title}
+    if history is not None and len(specs) != 1:
+        from numeric.errors import BadInput
+
+        raise BadInput("--history is the training run of one model: give exactly one model with it")
+    kwargs = {"seed": seed, "use_cache": use_cache, "title": title, "history": history}
     # one more compile thread than jobs: the book, the longest document, starts without waiting for a free slot
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs) + int(combined)) as compilers:
         pending = build.render_all(kwargs, jobs, compilers)

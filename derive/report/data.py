@@ -62,6 +62,7 @@ class ReportData:
     missing: dict[str, str] = field(default_factory=dict)  # section title -> why it is missing or incomplete
     errors: list[str] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
+    history: dict | None = None  # a bpv train run (derive.report.training.load_history), shown when given
 
     def figure(self, tikz: str) -> str:
         """Register a tikzpicture; returns the placeholder the document assembly replaces."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.core.steps import Role, Step
-from derive.core.symbols import a, b, w, z
+from derive.core.symbols import a, b, u, w, z
 from derive.core.texbuild import escape_tex
 from derive.report import layout
 from derive.report.data import ReportData
@@ -55,6 +55,11 @@ def model_tex(data: ReportData, level: str) -> str:
     out.append(layout.display(mat("Z^{l}"), batch_z(spec), numbered=False)
                + "\nwith $A^0 = X$ and the activation applied element by element"
                + (", and softmax to each sample's output vector." if vector_out else "."))
+    from derive.report.blocks import blocks_tex
+
+    blocks = blocks_tex(spec, sub)
+    if blocks:
+        out.append(blocks)
     out.append(_cost_tex(spec, data, sub))
     return "\n\n".join(out)
 
@@ -62,7 +67,9 @@ def model_tex(data: ReportData, level: str) -> str:
 def _layer_equation(spec: ModelSpec, l: int, act: ActSpec) -> str:
     """a^l_j = f(z^l_j) for an element-wise activation; the definition of a vector-valued one at layer l."""
     if act.entry.elementwise:
-        return layout.display(a[l, J], _act_function(act)(z[l, J]), numbered=False)
+        normalised = spec.layers[l - 1].norm is not None  # the activation reads u^l (Past the dense layer)
+        operand = u[l, J] if normalised else z[l, J]
+        return layout.display(a[l, J], _act_function(act)(operand), numbered=False)
     from derive.functions.activations import derive_softmax
 
     step = derive_softmax(3).derivation["softmax.def"]

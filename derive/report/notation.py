@@ -41,6 +41,11 @@ def card_tex(data: ReportData, level: str) -> str:
     ]
     if spec.description:
         rows.insert(1, ("description", escape_tex(spec.description)))
+    from derive.report.blocks import blocks_card
+
+    blocks = blocks_card(spec)
+    if blocks is not None:
+        rows.insert(-2, ("past the dense layer", blocks))
     body = "\n".join(f"{k} & {v} \\\\" for k, v in rows)
     return (f"\\begin{{center}}\\small\\begin{{tabular}}{{>{{\\raggedleft\\arraybackslash}}p{{0.25\\linewidth}}"
             f"p{{0.65\\linewidth}}}}\n\\toprule\n{body}\n\\bottomrule\n\\end{{tabular}}\\end{{center}}")

@@ -32,6 +32,7 @@ __all__ = [
     "ActivationCurve",
     "activation_curve",
     "activation_plot_tex",
+    "coords_tex",
     "fd_curve",
     "fd_error_plot_tex",
     "figures_document",
@@ -94,7 +95,7 @@ def activation_curve(act: ActSpec, n: int = N_POINTS, z_range: tuple[float, floa
                            book_latex(sp.Derivative(fname, zs)), kinks, kink_values)
 
 
-def _coords(xs: Sequence[float], ys: Sequence[float], jumps: Sequence[float] = ()) -> str:
+def coords_tex(xs: Sequence[float], ys: Sequence[float], jumps: Sequence[float] = ()) -> str:
     """pgfplots ``coordinates {...}``, with a NaN break after each jump so the curve is not joined across it."""
     pts = []
     for x, yv in zip(xs, ys, strict=True):
@@ -124,9 +125,9 @@ def activation_plot_tex(curve: ActivationCurve, *, width: str = "75mm", height: 
         "label style={font=\\small}, legend style={font=\\scriptsize, at={(0.02,0.98)}, anchor=north west, "
         "draw=none, fill=white, fill opacity=0.8, text opacity=1}, unbounded coords=jump, grid=major, "
         "grid style={gray!20}]",
-        f"\\addplot[thick, color=bpvblue, mark=none] {_coords(curve.z, curve.f)};",
+        f"\\addplot[thick, color=bpvblue, mark=none] {coords_tex(curve.z, curve.f)};",
         f"\\addlegendentry{{${curve.f_tex}$}}",
-        f"\\addplot[thick, dashed, color=bpvorange, mark=none] {_coords(curve.z, curve.fprime, curve.kinks)};",
+        f"\\addplot[thick, dashed, color=bpvorange, mark=none] {coords_tex(curve.z, curve.fprime, curve.kinks)};",
         f"\\addlegendentry{{${curve.fprime_tex}$}}",
         *marks,
         "\\end{axis}",
@@ -170,14 +171,14 @@ def fd_error_plot_tex(curve: dict, param_tex: str, *, width: str = "130mm", heig
     h = np.asarray(curve["h"], dtype=float)
     central = _positive(curve["central_error"])
     plots = [
-        f"\\addplot[thick, color=bpvblue, mark=*, mark size=1.2pt] {_coords(h, central)};",
+        f"\\addplot[thick, color=bpvblue, mark=*, mark size=1.2pt] {coords_tex(h, central)};",
         "\\addlegendentry{central difference}",
     ]
     lows = [central.min()]
     if curve.get("richardson_error") is not None:
         rich = _positive(curve["richardson_error"])
         lows.append(rich.min())
-        plots += [f"\\addplot[thick, color=bpvgreen, mark=square*, mark size=1.1pt] {_coords(h, rich)};",
+        plots += [f"\\addplot[thick, color=bpvgreen, mark=square*, mark size=1.1pt] {coords_tex(h, rich)};",
                   "\\addlegendentry{Richardson extrapolation}"]
     cs = curve.get("complex_step_error")
     if cs is not None:

@@ -14,6 +14,7 @@ The derivation            sigma' per activation, dC/da, delta^L (:mod:`derive.ba
 The generated kernel      :func:`derive.codegen.kernel.generate_kernel_source`, as a listing
 Verification              :func:`derive.verification.verify_model` (cached), one row per witness pair and block
 Plots                     :mod:`derive.report.plots`: finite-difference error against h; each activation and f'
+Training                  :mod:`derive.report.training`: loss and accuracy curves of a bpv train run (--history)
 ========================  =====================================================================================
 """
 
@@ -29,6 +30,7 @@ from derive.report.evidence import kernel_tex, verification_tex
 from derive.report.model import model_tex
 from derive.report.notation import card_tex, notation_tex
 from derive.report.plot_section import plots_tex
+from derive.report.training import training_tex
 
 __all__ = ["HEADINGS", "SECTIONS", "Section", "body_tex"]
 
@@ -56,6 +58,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("kernel", KERNEL, kernel_tex),
     Section("verification", VERIFICATION, verification_tex),
     Section("plots", PLOTS, plots_tex),
+    Section("training", None, training_tex),  # its own heading, only with --history
 )
 
 #: The headings of a model's report, in order (tests look for them in the PDF's text).

@@ -40,7 +40,7 @@ from derive.verification.numerical import METHOD_NAME, numeric_rows
 from derive.verification.pool import in_processes
 from derive.verification.rows import BOUNDS, Row, Verdict, VerificationResult, compared
 from derive.verification.torch_oracle import torch_rows
-from derive.verification.witnesses import instance, witnesses
+from derive.verification.witnesses import instance, instance_masks, witnesses
 from numeric.catalog import get_model
 from numeric.errors import BadInput
 from numeric.spec import ModelSpec
@@ -123,7 +123,8 @@ def _comparison_rows(spec: ModelSpec, model: str, checks: Sequence[str], kernel:
                      ) -> tuple[list[Row], bool]:
     """Kernel vs backprop, every witness vs the numerical methods, torch: ``(rows, sampled)``."""
     params, x, y = instance(spec, seed)
-    ws = witnesses(spec, kernel.module, x, y)
+    masks = instance_masks(spec, seed, x.shape[spec.layout.sample_axis])
+    ws = witnesses(spec, kernel.module, x, y, masks)
     backprop_w = ws[-1]
     rows: list[Row] = []
     if kernel.module is not None:
@@ -139,7 +140,7 @@ def _comparison_rows(spec: ModelSpec, model: str, checks: Sequence[str], kernel:
             rows += numeric_rows(model, spec, w, params, method, plan, sampled, rng)
     if "torch" in checks:
         say(f"{model}: torch.autograd")
-        rows += torch_rows(model, spec, backprop_w, params, x, y)
+        rows += torch_rows(model, spec, backprop_w, params, x, y, **({} if masks is None else {"masks": masks}))
     return rows, sampled
 
 

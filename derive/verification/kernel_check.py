@@ -20,8 +20,8 @@ from types import ModuleType
 import numpy as np
 
 from derive.verification.numerical import numeric_rows
-from derive.verification.rows import BOUNDS, Row, Verdict, all_elements, compared
-from derive.verification.witnesses import Witness, diagnosis, instance, witnesses
+from derive.verification.rows import BOUNDS, Row, Verdict, all_elements, compared, largest_block, proven_zero
+from derive.verification.witnesses import Witness, diagnosis, instance, instance_masks, witnesses
 from numeric.catalog import CATALOG
 from numeric.errors import BadInput
 from numeric.metrics import block_relative_error
@@ -91,8 +91,14 @@ def exact_rows(model: str, spec: ModelSpec, kernel_w: Witness, backprop_w: Witne
     except Exception as exc:
         return [*rows, compared(model, check, "all", kernel_w.name, backprop_w.name, float("inf"), bound, "",
                                 _error(exc))]
+    zero = spec.zero_gradient_blocks()
+    scale = largest_block(gb, [k for k in spec.param_names() if k not in zero])
     for name, shape in spec.param_shapes().items():
         detail = ""
+        if name in zero and name in gk:
+            rows.append(proven_zero(model, check, name, kernel_w.name, backprop_w.name, gk[name],
+                                    np.zeros(shape), scale, bound))
+            continue
         if name not in gk:
             err, detail = float("inf"), f"the kernel returns no {name}"
         else:
@@ -164,11 +170,13 @@ def _summary(check: str, rows: Sequence[Row]) -> KernelCheck:
 
 
 def _forward_row(model: str, small: ModelSpec, kernel: ModuleType, params: Mapping[str, np.ndarray],
-                 x: np.ndarray) -> Row:
+                 x: np.ndarray, masks: Mapping[str, np.ndarray] | None = None) -> Row:
     from numeric import backprop
 
+    extra = {} if masks is None else {"masks": masks}
     try:
-        err, detail = block_relative_error(kernel.forward(params, x), backprop.forward(small, params, x)), ""
+        err = block_relative_error(kernel.forward(params, x, **extra), backprop.forward(small, params, x, **extra))
+        detail = ""
     except Exception as exc:
         err, detail = float("inf"), _error(exc)
     return compared(model, "kernel vs backprop", "forward", "generated kernel", "hand-written backprop", err,
@@ -181,7 +189,8 @@ def verify_kernel(spec: ModelSpec, kernel: ModuleType, seed: int = 0, width: int
     differences, on :func:`kernel_instance`; the same rows ``bpv verify`` reports, summarised per comparison."""
     small, params, x, y = kernel_instance(spec, seed, width)
     model = small.title
-    kernel_w, backprop_w = witnesses(small, kernel, x, y)
+    masks = instance_masks(small, seed, x.shape[small.layout.sample_axis])
+    kernel_w, backprop_w = witnesses(small, kernel, x, y, masks)
     exact = exact_rows(model, small, kernel_w, backprop_w, params)
     plan = {k: np.arange(int(np.prod(s))) for k, s in small.param_shapes().items()}
     rng = np.random.default_rng([seed, 1])
@@ -189,7 +198,7 @@ def verify_kernel(spec: ModelSpec, kernel: ModuleType, seed: int = 0, width: int
     return [
         _summary("gradients vs numeric.backprop.gradients", [r for r in exact if r.block != "loss"]),
         _summary("loss vs numeric.backprop.loss", [r for r in exact if r.block == "loss"]),
-        _summary("forward vs numeric.backprop.forward", [_forward_row(model, small, kernel, params, x)]),
+        _summary("forward vs numeric.backprop.forward", [_forward_row(model, small, kernel, params, x, masks)]),
         _summary("gradients vs complex step", numerical["complex"]),
         _summary("gradients vs central differences (Richardson)", numerical["central"]),
     ]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from derive.verification import sampling
-from derive.verification.rows import BOUNDS, Row, all_elements, compared
+from derive.verification.rows import BOUNDS, Row, all_elements, compared, largest_block, proven_zero
 from derive.verification.witnesses import Witness, diagnosis
 from numeric.metrics import TINY, block_relative_error
 from numeric.spec import ModelSpec
@@ -112,13 +112,36 @@ def numerical_directional(method: str, loss: Callable, params: Params, direction
     return float(d.richardson[0]), 3 * float(d.rounding[0])
 
 
+def _numerical_values(method: str, loss: Callable, params: Params, name: str, indices: np.ndarray) -> np.ndarray:
+    """The derivatives themselves by ``method`` (Richardson-extrapolated central differences, or complex step)."""
+    from numeric import finite_diff
+
+    if method == "complex":
+        cs = finite_diff.complex_step(loss, params, name, indices)
+        if cs is None:
+            raise ValueError(NOT_ANALYTIC)
+        return cs
+    return finite_diff.differences(loss, params, name, indices).richardson
+
+
 def _element_rows(model: str, spec: ModelSpec, witness: Witness, params: Params, grads: Params, method: str,
                   plan: dict[str, np.ndarray], sampled: bool) -> list[Row]:
     rows = []
     check = f"{witness.short} vs {method}"
     shapes = spec.param_shapes()
+    zero = spec.zero_gradient_blocks()
+    scale = largest_block(grads, [k for k in plan if k not in zero])
     for name, idx in plan.items():
         analytic = np.asarray(grads[name]).reshape(-1)[idx]
+        if name in zero:  # identically 0: measured against the largest block, never relative to itself
+            try:
+                numerical = _numerical_values(method, witness.loss, params, name, idx)
+                rows.append(proven_zero(model, check, name, witness.name, METHOD_NAME[method], analytic, numerical,
+                                        scale, BOUNDS[method], f"{idx.size} elements"))
+            except Exception as exc:
+                rows.append(compared(model, check, name, witness.name, METHOD_NAME[method], float("inf"),
+                                     BOUNDS[method], "", f"{type(exc).__name__}: {exc}"))
+            continue
         try:
             err, bound, detail = numerical_elements(method, witness.loss, params, name, idx, analytic)
         except Exception as exc:  # a witness that crashes fails its row, with the reason
@@ -163,6 +186,7 @@ def numeric_rows(model: str, spec: ModelSpec, witness: Witness, params: Params, 
                          float("inf"), BOUNDS[method], "", f"{type(exc).__name__}: {exc}")]
     rows = _element_rows(model, spec, witness, params, grads, method, plan, sampled)
     if sampled:
+        zero = spec.zero_gradient_blocks()
         rows += [_probe_row(model, witness, params, grads, method, name, shape, rng)
-                 for name, shape in spec.param_shapes().items()]
+                 for name, shape in spec.param_shapes().items() if name not in zero]
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,8 @@ __all__ = [
     "all_elements",
     "compared",
     "format_table",
+    "largest_block",
+    "proven_zero",
     "reproduce_command",
 ]
 
@@ -89,6 +92,31 @@ def compared(model: str, check: str, block: str, witness: str, reference: str, e
                    detail)
     detail = detail or "non-finite values (NaN or inf) or a shape mismatch"
     return Row(model, check, block, witness, reference, None, bound, Verdict.FAILS, method, detail)
+
+
+def proven_zero(model: str, check: str, block: str, witness: str, reference: str, g: Any, r: Any, scale: float,
+                bound: float, method: str = "") -> Row:
+    """A row for a block whose true gradient is identically zero (proven by the derivation): max|g - r| (r the
+    reference's values, 0 for the exact rule) over ``scale``, the largest gradient block's max, within ``bound``.
+
+    Never the block-relative error: relative to a block of zeros any rounding residue is an error of order 1.
+    """
+    from numeric.metrics import TINY
+
+    g, r = np.asarray(g), np.asarray(r)
+    if g.shape != r.shape:
+        return compared(model, check, block, witness, reference, float("inf"), bound, method,
+                        f"{witness}'s {block} has shape {g.shape}, expected {r.shape}")
+    err = float(np.max(np.abs(g - r), initial=0.0)) / max(scale, TINY)
+    how = "proven zero: max|g| / (the largest block's max)" + (f"; {method}" if method else "")
+    detail = "" if err <= bound else (f"the true gradient of {block} is identically 0 (the bias before batch "
+                                      "norm: the batch mean cancels it), but max|g| is not negligible")
+    return compared(model, check, block, witness, reference, err, bound, how, detail)
+
+
+def largest_block(grads: Any, blocks: Sequence[str]) -> float:
+    """The largest max|g| over ``blocks``: the scale a proven-zero block is measured against."""
+    return max((float(np.max(np.abs(np.asarray(grads[k])), initial=0.0)) for k in blocks), default=0.0)
 
 
 def all_elements(n: int) -> str:

@@ -4,6 +4,14 @@ Nothing here names an activation or a cost: each layer applies its registry entr
 (:attr:`numeric.functions.Activation.torch`), and the cost is the entry's fused torch form for the output
 activation when it has one, else the cost's own torch form (:attr:`numeric.functions.Cost.torch`). No derivative is
 written by hand. The network runs in the columns working layout (the layout converts parameters and batches).
+
+The blocks past the dense layer are torch's own ops too, so the oracle shares no formula with
+:mod:`numeric.normalisation`: ``F.batch_norm`` (training mode, no running statistics) and ``F.layer_norm`` on the
+affine output, transposed to torch's samples-first layout and back; inverted dropout as ``a * M / keep`` with the
+caller's mask (the same 0/1 data every witness gets, so the function is the same); the L2 term
+``lambda / (2n) sum W^2`` over :meth:`~numeric.spec.ModelSpec.weight_names`, n the spec's ``l2_n`` or the batch.
+A block whose true gradient is identically zero (:meth:`~numeric.spec.ModelSpec.zero_gradient_blocks`: the bias
+before a batch norm) is compared with the scale of the largest other block, never by its own relative error.
 """
 
 from __future__ import annotations
@@ -14,17 +22,21 @@ from typing import Any
 
 import numpy as np
 
-from derive.verification.rows import BOUNDS, Row, Verdict, all_elements, compared
+from derive.verification.rows import BOUNDS, Row, Verdict, all_elements, compared, largest_block, proven_zero
 from derive.verification.witnesses import Witness
+from numeric.errors import BadInput
+from numeric.instances import to_one_hot
 from numeric.layers import Dense
 from numeric.metrics import block_relative_error
 from numeric.spec import ModelSpec
 
-__all__ = ["CHECK", "torch_affine", "torch_available", "torch_gradients", "torch_rows"]
+__all__ = ["CHECK", "torch_affine", "torch_available", "torch_gradients", "torch_loss", "torch_norm", "torch_rows"]
 
 CHECK = "torch.autograd vs backprop"
 #: the unit axis of the columns working layout
 UNITS = 0
+
+Masks = Mapping[str, np.ndarray] | None
 
 
 def torch_available() -> bool:
@@ -37,6 +49,23 @@ def torch_affine(layer: Dense, p: Mapping[str, Any], a: Any) -> Any:
     return z + p[layer.b] if layer.bias else z
 
 
+def torch_norm(layer: Dense, F: Any, p: Mapping[str, Any], z: Any) -> Any:
+    """The layer's normalisation of z (units x samples) by torch's op, which wants the samples first: z^T in, out^T.
+
+    gamma and beta are (n, 1) columns here; torch's ops take them as vectors of the n units (features).
+    """
+    norm = layer.norm
+    gamma, beta = p[norm.gamma].reshape(-1), p[norm.beta].reshape(-1)
+    samples_first = z.T
+    if norm.kind == "batchnorm":
+        out = F.batch_norm(samples_first, None, None, weight=gamma, bias=beta, training=True, eps=norm.eps)
+    elif norm.kind == "layernorm":
+        out = F.layer_norm(samples_first, (norm.n,), weight=gamma, bias=beta, eps=norm.eps)
+    else:  # a new normalisation kind needs its torch op here before the oracle can vouch for it
+        raise BadInput(f"the torch oracle has no op for normalisation {norm.kind!r} in layer {layer.index}")
+    return out.T
+
+
 def _cost(spec: ModelSpec, F: Any, z: Any, a: Any, target: Any) -> Any:
     """The per-unit cost in torch: from z where the cost has a fused torch form for this output, else from a."""
     cost = spec.cost_entry
@@ -46,43 +75,99 @@ def _cost(spec: ModelSpec, F: Any, z: Any, a: Any, target: Any) -> Any:
     return cost.torch(F, a, target, spec.sizes[-1])
 
 
-def torch_gradients(spec: ModelSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray
-                    ) -> dict[str, np.ndarray]:
-    """The gradients of the spec's loss by torch.autograd, in the spec's layout."""
+def _masks(spec: ModelSpec, masks: Masks, m: int) -> dict[int, np.ndarray]:
+    """Layer index -> its dropout mask in the columns layout (validated as numeric.backprop validates it); empty
+    for ``masks=None`` (dropout off, as in numeric.backprop)."""
+    if masks is None:
+        return {}
+    layers = spec.dropout_layers()
+    if not layers:
+        raise BadInput(f"masks given, but {spec.title} has no dropout (build it with --keep-prob P)")
+    missing = [d.mask for d in layers if d.mask not in masks]
+    if missing:
+        raise BadInput(f"masks for {spec.title}: missing {', '.join(missing)} (one 0/1 array per dropout layer)")
+    return {d.index: spec.layout.to_columns(d.check_mask(masks[d.mask], spec.layout, m)).astype(np.float64)
+            for d in layers}
+
+
+def _total(spec: ModelSpec, leaves: Mapping[str, Any], x: np.ndarray, y: np.ndarray, masks: Masks) -> Any:
+    """The loss C as a torch scalar, a function of ``leaves`` (the parameters in the spec's layout)."""
     import torch
     import torch.nn.functional as F
 
-    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    m = x.shape[spec.layout.sample_axis]
+    drop = _masks(spec, masks, m)
     p = {k: spec.layout.to_columns(v) for k, v in leaves.items()}
     a = spec.layout.to_columns(torch.tensor(x, dtype=torch.float64))
+    y = np.asarray(y)
+    if y.ndim == 1:  # integer class labels, as numeric.backprop takes them for cce: one-hot in the spec's layout
+        y = to_one_hot(y, spec.sizes[-1], spec.layout)
     target = spec.layout.to_columns(torch.tensor(y, dtype=torch.float64))
-    z = a
-    for layer in spec.layers:
+    for layer in spec.layers:  # affine -> norm -> activation -> dropout, numeric.layers.Dense's order
         z = torch_affine(layer, p, a)
-        a = layer.activation.torch(F, z, layer.act.param, UNITS)
-    total = _cost(spec, F, z, a, target).sum()
+        u = z if layer.norm is None else torch_norm(layer, F, p, z)
+        a = layer.activation.torch(F, u, layer.act.param, UNITS)
+        if layer.index in drop:
+            a = a * torch.tensor(drop[layer.index], dtype=torch.float64) / layer.dropout.keep
+    # the cost is taken at the output layer's own u and a (it has no normalisation: u is z^L)
+    total = _cost(spec, F, u, a, target).sum()
     if spec.reduction == "mean":
-        total = total / x.shape[spec.layout.sample_axis]
-    total.backward()
+        total = total / m
+    if spec.penalty is not None:
+        n = spec.penalty.n if spec.penalty.n is not None else m
+        total = total + spec.penalty.lam / (2 * n) * sum((leaves[w] ** 2).sum() for w in spec.weight_names())
+    return total
+
+
+def _leaves(params: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    import torch
+
+    return {k: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+
+
+def torch_loss(spec: ModelSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+               masks: Masks = None) -> float:
+    """The spec's loss computed by torch (float64), for comparing the value as well as the gradients."""
+    return float(_total(spec, _leaves(params), x, y, masks).item())
+
+
+def torch_gradients(spec: ModelSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+                    masks: Masks = None) -> dict[str, np.ndarray]:
+    """The gradients of the spec's loss by torch.autograd, in the spec's layout (``masks``: the dropout masks,
+    ``{"M1": ...}`` shaped like a^l in the spec's layout; None switches dropout off)."""
+    leaves = _leaves(params)
+    _total(spec, leaves, x, y, masks).backward()
     return {k: v.grad.detach().numpy().copy() for k, v in leaves.items()}
 
 
 def torch_rows(model: str, spec: ModelSpec, backprop_w: Witness, params: Mapping[str, np.ndarray], x: np.ndarray,
-               y: np.ndarray) -> list[Row]:
+               y: np.ndarray, masks: Masks = None) -> list[Row]:
     """One row per block, torch.autograd against the hand-written backprop (bound 1e-12); one skipped row without
-    torch."""
+    torch. ``masks`` must be the masks ``backprop_w`` was built with."""
     if not torch_available():
         return [Row(model, CHECK, "all", "torch.autograd", backprop_w.name, None, None, Verdict.SKIPPED, "",
                     "skipped: torch not installed")]
     bound = BOUNDS["exact"]
     try:
-        gt = torch_gradients(spec, params, x, y)
+        gt = torch_gradients(spec, params, x, y, masks)
         gb = backprop_w.grad(params)
     except Exception as exc:
         return [compared(model, CHECK, "all", "torch.autograd", backprop_w.name, float("inf"), bound, "",
                          f"{type(exc).__name__}: {exc}")]
     import torch
 
-    return [compared(model, CHECK, name, "torch.autograd", backprop_w.name, block_relative_error(gt[name], gb[name]),
-                     bound, f"{all_elements(int(np.prod(shape)))}, torch {torch.__version__}")
-            for name, shape in spec.param_shapes().items()]
+    # a block whose true gradient is identically 0 (the bias before batch norm): both sides are rounding noise, so
+    # it is measured against the largest other block, as the kernel and numerical checks do (rows.proven_zero)
+    zero = spec.zero_gradient_blocks()
+    scale = largest_block(gb, [k for k in spec.param_names() if k not in zero])
+    method = f"torch {torch.__version__}"
+    rows = []
+    for name, shape in spec.param_shapes().items():
+        if name in zero:
+            rows.append(proven_zero(model, CHECK, name, "torch.autograd", backprop_w.name, gt[name], gb[name], scale,
+                                    bound, method))
+        else:
+            rows.append(compared(model, CHECK, name, "torch.autograd", backprop_w.name,
+                                 block_relative_error(gt[name], gb[name]), bound,
+                                 f"{all_elements(int(np.prod(shape)))}, {method}"))
+    return rows

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from numeric.instances import init_params, random_batch
+from numeric.instances import init_params, random_batch, random_masks
 from numeric.metrics import TINY
 from numeric.spec import ModelSpec
 
-__all__ = ["BATCH_SIZE", "Witness", "diagnosis", "instance", "witnesses"]
+__all__ = ["BATCH_SIZE", "Witness", "diagnosis", "instance", "instance_masks", "witnesses"]
 
 #: Samples in the random batch: not 1, so a missing or doubled 1/m shows.
 BATCH_SIZE = 3
@@ -32,6 +32,11 @@ def instance(spec: ModelSpec, seed: int, m: int = BATCH_SIZE, labels: str = "one
     return params, x, y
 
 
+def instance_masks(spec: ModelSpec, seed: int, m: int = BATCH_SIZE) -> dict[str, np.ndarray] | None:
+    """The dropout masks of the instance of ``seed`` (None without dropout): data, the same for every witness."""
+    return random_masks(spec, m, np.random.default_rng([seed, 2]))
+
+
 @dataclass
 class Witness:
     """One implementation under test: its name, its loss and its gradients on a fixed batch."""
@@ -46,15 +51,18 @@ class Witness:
         return "kernel" if self.name.startswith("generated") else "backprop"
 
 
-def witnesses(spec: ModelSpec, kernel: Any, x: np.ndarray, y: np.ndarray) -> list[Witness]:
-    """The kernel (when there is one) and the hand-written backprop, in that order."""
+def witnesses(spec: ModelSpec, kernel: Any, x: np.ndarray, y: np.ndarray,
+              masks: dict[str, np.ndarray] | None = None) -> list[Witness]:
+    """The kernel (when there is one) and the hand-written backprop, in that order, with the same dropout masks."""
     from numeric import backprop
 
     # SpecLoss: the same loss, plus many one-element perturbations per call (vectorised finite differences)
-    out = [Witness("hand-written backprop", backprop.SpecLoss(spec, x, y),
-                   lambda p: backprop.gradients(spec, p, x, y))]
+    out = [Witness("hand-written backprop", backprop.SpecLoss(spec, x, y, masks),
+                   lambda p: backprop.gradients(spec, p, x, y, masks=masks))]
     if kernel is not None:
-        out.insert(0, Witness("generated kernel", lambda p: kernel.loss(p, x, y), lambda p: kernel.gradients(p, x, y)))
+        extra = {} if masks is None else {"masks": masks}
+        out.insert(0, Witness("generated kernel", lambda p: kernel.loss(p, x, y, **extra),
+                              lambda p: kernel.gradients(p, x, y, **extra)))
     return out
 
 

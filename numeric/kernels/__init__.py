@@ -1,9 +1,10 @@
 """Generated kernels: one NumPy module per catalog model, printed by ``bpv kernels`` from proven forms.
 
-Each module serves every width of its model family and has ``forward(params, x)``, ``loss(params, x, y)`` and
-``gradients(params, x, y)``; its header says what it was generated from and how it was verified. They need NumPy
-only (this package never imports SymPy). Do not edit them: regenerate with ``bpv kernels mnist_nielsen regression
-binary_classifier softmax_classifier numpy_tutorial tanh_net -o numeric/kernels``.
+Each module serves every width of its model family and has ``forward(params, x)``, ``loss(params, x, y)``,
+``gradients(params, x, y)`` and ``sgd_step(params, x, y, eta)`` (with ``masks=`` for dropout and ``l2=, l2_n=`` for
+an L2 term); its header says what it was generated from and how it was verified. They need NumPy only (this package
+never imports SymPy). Do not edit them: regenerate with ``bpv kernels NAME -o numeric/kernels`` for each name of
+``numeric.catalog.CATALOG``.
 
 >>> from numeric.kernels import mnist_nielsen
 >>> sorted(mnist_nielsen.KEYS)
@@ -12,7 +13,11 @@ binary_classifier softmax_classifier numpy_tutorial tanh_net -o numeric/kernels`
 
 from numeric.kernels import (
     binary_classifier,
+    bn_net,
+    dropout_net,
+    layernorm_net,
     mnist_nielsen,
+    nielsen_ch3,
     numpy_tutorial,
     regression,
     softmax_classifier,
@@ -27,12 +32,20 @@ KERNELS = {
     "softmax_classifier": softmax_classifier,
     "numpy_tutorial": numpy_tutorial,
     "tanh_net": tanh_net,
+    "nielsen_ch3": nielsen_ch3,
+    "bn_net": bn_net,
+    "layernorm_net": layernorm_net,
+    "dropout_net": dropout_net,
 }
 
 __all__ = [
     "KERNELS",
     "binary_classifier",
+    "bn_net",
+    "dropout_net",
+    "layernorm_net",
     "mnist_nielsen",
+    "nielsen_ch3",
     "numpy_tutorial",
     "regression",
     "softmax_classifier",

@@ -3,8 +3,8 @@
 Family:      2 layers; activations sigmoid,sigmoid; cost quadratic; mean over the batch;
              samples as columns; with biases.
 Generated:   by bpv 0.1.0 with SymPy 1.14.0 from `bpv kernels mnist_nielsen`.
-Derivation:  594484551f844724 (hash of the batch-form, stable-form, activation, cost and
-             output-error derivations this module is printed from).
+Derivation:  4ae8f8eb27e5170a (hash of the batch-form, stable-form, activation, cost and
+             output-error derivations this module is printed from, and of its update rule).
 
 How it was verified
 -------------------
@@ -12,7 +12,8 @@ Each layer-level line (Z, A, E, gradients) is printed from a batch form proven e
 entry by entry on an instance with widths capped at 2 and batch m = 2, and compared with
 sympy.diff of the batch cost (sigma and the downstream cost undefined functions; the output error with
 this model's own functions). Each element-wise function is printed from a form proven equal to the
-derived one (the *.kernel steps, the *.folded steps and the fused costs). Steps, verdicts and methods:
+derived one (the *.kernel steps, the *.folded steps and the fused costs). sgd_step is printed from the derived
+update rule (steps update.*). Steps, verdicts and methods:
   batch.Delta2: holds, element-wise: all 4 entries equal sympy.diff of each sample's cost
   batch.Delta1: holds, element-wise: all 4 entries equal sympy.diff of the batch cost (symbolic)
   batch.Delta1.textbook: holds, symbolic: identical matrix expressions
@@ -50,8 +51,8 @@ import threading
 import numpy as np
 
 __all__ = [
-    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward", "gradients",
-    "loss",
+    "FAMILY", "KEYS", "LAYERS", "REUSE_WORKSPACE", "WORKSPACE_SLOTS", "clear_workspace", "forward",
+    "gradients", "loss", "sgd_step",
 ]
 
 #: What this kernel serves: every width of this family.
@@ -111,8 +112,8 @@ def quadratic_da(a, y, out=None):
 # ----- checking the arguments -------------------------------------------------------------------------------
 
 KEYS = ('W1', 'b1', 'W2', 'b2')
-#: params[KEYS[i]] for i in range(0, len(KEYS), _W_STEP) are the weight matrices (a bias follows each, if any)
-_W_STEP = len(KEYS) // LAYERS
+#: params[KEYS[i]] for i in _W_AT are the weight matrices (a bias follows each, if any; then gamma, beta if normalised)
+_W_AT = (0, 2)
 
 
 def _array(value, what, labels=False):
@@ -141,15 +142,13 @@ def _parameters(params):
         if type(array) is not np.ndarray or array.dtype.kind not in "fc":
             arrays[i] = _array(array, f"params[{KEYS[i]!r}]")
     n_prev = None
-    for i in range(0, len(KEYS), _W_STEP):
+    for l, i in enumerate(_W_AT, start=1):
         W = arrays[i]
         if W.ndim != 2 or (n_prev is not None and W.shape[1] != n_prev):
-            l = i // _W_STEP + 1
             expected = f"(n_{l}, n_{l - 1})" + ("" if n_prev is None else f" with n_{l - 1} = {n_prev}")
             raise ValueError(f"params['W{l}'] has shape {W.shape}; expected {expected} (columns layout)")
         n_prev = W.shape[0]
         if arrays[i + 1].shape != (n_prev, 1):
-            l = i // _W_STEP + 1
             expected = f"(n_{l}, 1) = {(n_prev, 1)}"
             raise ValueError(f"params['b{l}'] has shape {arrays[i + 1].shape}; expected {expected} (columns layout)")
     return arrays
@@ -292,4 +291,18 @@ def gradients(params, x, y):
         "b1": E1 @ ws.ones,
         "W2": E2 @ A1.T,
         "b2": E2 @ ws.ones,
+    }
+
+
+def sgd_step(params, x, y, eta):
+    """One step of gradient descent on the batch (x, y): the parameters after it, as fresh arrays.
+
+    Printed from the derived update rule (steps update.*): theta -> theta - eta dC/dtheta.
+    """
+    grads = gradients(params, x, y)
+    return {
+        "W1": params["W1"] - eta*grads["W1"],
+        "b1": params["b1"] - eta*grads["b1"],
+        "W2": params["W2"] - eta*grads["W2"],
+        "b2": params["b2"] - eta*grads["b2"],
     }

@@ -31,6 +31,8 @@ examples:
   bpv report binary_classifier -o out/        one model
   bpv report --net 3-1 --act sigmoid --cost bce --title "logistic regression"
   bpv report regression --no-pdf              the .tex only
+  bpv train --net 2-100-3 --act relu,softmax --cost cce --data spiral --json run.json
+  bpv report --net 2-100-3 --act relu,softmax --cost cce --history run.json    with the training curves
 """
 
 
@@ -44,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help="models gathered and PDFs compiled in parallel (default: the number of CPUs, at most 4)")
     p.add_argument("--no-cache", action="store_true", help="recompute derivations and verification results")
+    p.add_argument("--history", metavar="FILE",
+                   help="add a Training section with the loss (and accuracy) curves of a `bpv train ... --json FILE` "
+                        "run of this model (one model only)")
     add_seed_argument(p)
 
 
@@ -60,13 +65,20 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("--title names one report: give exactly one model with it")
     for spec in specs:
         print_warnings(spec)
+    history = None
+    if args.history is not None:
+        from derive.report.training import load_history
+
+        if len(specs) != 1:
+            raise BadInput("--history is the training run of one model: give exactly one model with it")
+        history = load_history(args.history, specs[0])
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
     rendered, outcomes = build_reports(
         specs, args.output, pdf=not args.no_pdf, combined=args.combined, title=args.title, seed=args.seed,
-        jobs=jobs, use_cache=not args.no_cache, progress=Progress(len(specs)),
+        jobs=jobs, use_cache=not args.no_cache, progress=Progress(len(specs)), history=history,
     )
     status = 0
     for r in rendered:

@@ -31,6 +31,10 @@ from --seed), and print one row per (model, check, parameter block):
   torch.autograd vs backprop  PyTorch's autograd as an outside oracle, bound {BOUNDS['exact']:g}
                               ("skipped: torch not installed" without PyTorch)
 
+With dropout (--keep-prob), every witness gets the same seeded 0/1 masks. A block whose true gradient is
+identically zero -- the bias before batch normalisation, proven zero by the derivation -- is measured against
+the largest block instead of itself ("proven zero" rows: max|g - r| / the largest block's max).
+
 The error is block-relative: max|g - r| / max|r| over the block. Where central differences cannot resolve a
 block (its gradient is tiny next to the loss: their rounding floor 3 eps |C| / h exceeds 1e-7 of it) the row
 shows the raised bound and says why; the complex step still checks that block at 1e-12.
@@ -50,6 +54,8 @@ examples:
   bpv verify                               the whole catalog
   bpv verify binary_classifier tanh_net --seed 7
   bpv verify --net 3-5-2 --act tanh,softmax --cost cce --layout rows
+  bpv verify bn_net dropout_net               batch normalisation, dropout (torch rows use torch's own ops)
+  bpv verify --net 4-8-8-3 --act relu,relu,softmax --cost cce --norm layer --keep-prob 0.8 --l2 0.01
   bpv verify --jobs 2 --json verify.json   two processes; JSON per derive/verification/schemas/verify.schema.json
   bpv verify --quiet                       only failing rows and the summary
 """

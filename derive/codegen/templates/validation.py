@@ -11,6 +11,9 @@ when the model has that section (``bias``: biases; ``labels``: class targets; ``
 import numpy as np
 
 TPL_KEYS = ("W1", "b1")
+TPL_W_AT = (0,)
+TPL_MASKS = ("M1",)
+TPL_NORM_AT = 2
 TPL_W_IN = 1
 TPL_W_OUT = TPL_UNIT_AXIS = 0
 LAYERS = 1
@@ -35,8 +38,8 @@ def TPL_AXES(unit, sample):
 # ----- template: copied from the next line on -----
 
 KEYS = TPL_KEYS
-#: params[KEYS[i]] for i in range(0, len(KEYS), _W_STEP) are the weight matrices (a bias follows each, if any)
-_W_STEP = len(KEYS) // LAYERS
+#: params[KEYS[i]] for i in _W_AT are the weight matrices (a bias follows each, if any; then gamma, beta if normalised)
+_W_AT = TPL_W_AT
 
 
 def _array(value, what, labels=False):
@@ -65,22 +68,51 @@ def _parameters(params):
         if type(array) is not np.ndarray or array.dtype.kind not in "fc":
             arrays[i] = _array(array, f"params[{KEYS[i]!r}]")
     n_prev = None
-    for i in range(0, len(KEYS), _W_STEP):
+    for l, i in enumerate(_W_AT, start=1):
         W = arrays[i]
         if W.ndim != 2 or (n_prev is not None and W.shape[TPL_W_IN] != n_prev):
-            l = i // _W_STEP + 1
             expected = f"TPL_MATRIX(n_{l}, n_{l - 1})" + ("" if n_prev is None else f" with n_{l - 1} = {n_prev}")
             raise ValueError(f"params['W{l}'] has shape {W.shape}; expected {expected} (TPL_LAYOUT layout)")
         n_prev = W.shape[TPL_W_OUT]
         # <bias>
         if arrays[i + 1].shape != TPL_VECTOR(n_prev):
-            l = i // _W_STEP + 1
             expected = f"TPL_VECTOR(n_{l}) = {TPL_VECTOR(n_prev)}"
             raise ValueError(f"params['b{l}'] has shape {arrays[i + 1].shape}; expected {expected} (TPL_LAYOUT layout)")
         # </bias>
+        # <norm>
+        for k in range(i + TPL_NORM_AT, i + TPL_NORM_AT + 2) if l < LAYERS else ():
+            key, array = KEYS[k], arrays[k]
+            if array.shape != TPL_VECTOR(n_prev):
+                raise ValueError(f"params[{key!r}] has shape {array.shape}; expected TPL_VECTOR(n_{l}) = "
+                                 f"{TPL_VECTOR(n_prev)}, the shape of b{l} (TPL_LAYOUT layout)")
+        # </norm>
     return arrays
 
 
+# <dropout>
+MASKS = TPL_MASKS
+
+
+def _masks(masks, m, widths, dtype):
+    """The dropout masks in the order of MASKS (0/1 arrays shaped like a^l) in the working ``dtype`` (a float64
+    mask would turn a float32 call into float64), or None: no dropout."""
+    if masks is None:
+        return None
+    if not hasattr(masks, "keys") or sorted(masks.keys()) != sorted(MASKS):
+        raise ValueError(f"masks must be None or a dict with keys {', '.join(MASKS)} (one 0/1 array per hidden layer)")
+    arrays = []
+    for key, n in zip(MASKS, widths, strict=True):
+        mask = _array(masks[key], f"masks[{key!r}]")
+        if mask.shape != TPL_BATCH(n, m):
+            raise ValueError(f"masks[{key!r}] has shape {mask.shape}; expected TPL_BATCH(n, m) = {TPL_BATCH(n, m)}, "
+                             "the shape of its layer's activations (TPL_LAYOUT layout)")
+        if not np.all((mask == 0) | (mask == 1)):
+            raise ValueError(f"masks[{key!r}] must hold only 0 and 1 (the 1/p scaling is the kernel's)")
+        arrays.append(mask.astype(dtype, copy=False))
+    return arrays
+
+
+# </dropout>
 def _inputs(x, W1):
     """x as an array TPL_BATCH(n_0, m), its feature count checked against W1."""
     if type(x) is not np.ndarray or x.dtype.kind not in "fc":
