@@ -238,6 +238,7 @@ def derive_blocks_end_to_end(spec: ModelSpec, *, seed: int = 0) -> Derivation:
         check = Check(bool(err <= TOLERANCE), f"numeric: error {how} {err} <= 1e-40 at {DIGITS} digits, {which}",
                       detail=f"twin {twin.net}, m = {BATCH}, seed {seed}; {per:.0f} ms per parameter")
         lhs = sp.Derivative(sp.Symbol("C"), sp.Symbol(key), evaluate=False)
-        d.add(Step(f"e2e.blocks.{key}", lhs, sp.Symbol(f"chained_{key}"), "claim",
-                   f"sympy.diff of the composed batch cost vs the chained block rules for {key}", check))
+        d.add(Step(f"e2e.blocks.{key}", lhs, sp.Symbol(f"nabla_{key}"), "claim",
+                   f"left: sympy.diff of the composed batch cost by {key}; right: nabla_{key}, the gradient the "
+                   "proven block rules give chained in kernel order", check))
     return d

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from derive.codegen.inplace import inplace_lines, is_leaf
 from derive.codegen.model_lines import ModelLines
 from derive.codegen.printer import KernelPrinter, MatrixNames, is_atom
 from derive.layers import arrays
@@ -41,6 +42,8 @@ class ArrayPrinter(KernelPrinter):
     def __init__(self, names: Mapping[sp.Symbol, str], *, stat_axis: int, sample_axis: int):
         super().__init__({"fully_qualified_modules": True})
         self.names, self.stat_axis, self.sample_axis = dict(names), stat_axis, sample_axis
+        #: printed sum -> the variable that already holds it (a form whose value is one sum)
+        self.sums: dict[str, str] = {}
 
     def _print_Symbol(self, expr):
         if expr in self.names:
@@ -64,13 +67,26 @@ class ArrayPrinter(KernelPrinter):
 LINE = 110
 
 
-def _lines(forms: list[tuple[sp.Symbol, sp.Expr]], printer: ArrayPrinter, indent: str = "    ") -> list[str]:
-    """One assignment per form, the target named as the printer names it; a form too long for one line is printed
-    as its common subexpressions (``sympy.cse``: the same expression, factored), each named after its target."""
+def _lines(forms: list[tuple[sp.Symbol, sp.Expr]], printer: ArrayPrinter, indent: str = "    ",
+           buffers: Mapping[sp.Symbol, str] | None = None) -> list[str]:
+    """One assignment per form, the target named as the printer names it.
+
+    A target with a workspace buffer (``buffers``) is evaluated into it with one ufunc call per operation
+    (:func:`derive.codegen.inplace.inplace_lines`), its sums along an axis named first; a fresh temporary per
+    operation costs more than the arithmetic on these arrays. Otherwise, a form too long for one line is printed as
+    its common subexpressions (``sympy.cse``: the same expression, factored), each named after its target.
+    """
     out = []
     for target, expr in forms:
         name = printer.names[target]
+        if buffers and target in buffers:
+            lines = _into_buffer(name, expr, printer, buffers[target])
+            if lines is not None:
+                out += lines
+                continue
         line = f"{indent}{name} = {printer.doprint(expr)}"
+        if isinstance(expr, arrays.StatSum | arrays.BatchSum):
+            printer.sums[printer.doprint(expr)] = name
         if len(line) > LINE:
             parts, (reduced,) = sp.cse(expr, symbols=sp.numbered_symbols(f"{name}_"))
             printer.names.update({symbol: symbol.name for symbol, _ in parts})
@@ -82,11 +98,35 @@ def _lines(forms: list[tuple[sp.Symbol, sp.Expr]], printer: ArrayPrinter, indent
                 printer.names.update({v: v.name for v in named.values()})
                 reduced = reduced.xreplace(named)
             for symbol, sub in parts:
-                printer.names[symbol] = symbol.name
                 out.append(f"{indent}{symbol.name} = {printer.doprint(sub)}")
             line = f"{indent}{name} = {printer.doprint(reduced)}"
         out.append(line)
     return out
+
+
+def _into_buffer(name: str, expr: sp.Expr, printer: ArrayPrinter, buffer: str) -> list[str] | None:
+    """``name`` = ``expr`` computed in ``buffer`` (None when some node has no in-place form). The target may be
+    one of the operands only when the form is a product of names (each ufunc reads an element before it writes it:
+    dropout's backward applied to the error in place)."""
+    sums = sorted(expr.atoms(arrays.StatSum, arrays.BatchSum), key=sp.default_sort_key)
+    named, lines = {}, []
+    for i, sub in enumerate(sums):
+        code = printer.doprint(sub)
+        known = printer.sums.get(code)  # the same sum is an earlier form's value (dgamma, dbeta): reuse it
+        named[sub] = sp.Symbol(known or f"{name}_sum{i}")
+        if known is None:
+            lines.append(f"    {named[sub].name} = {code}")
+    reduced = expr.xreplace(named)
+    plain = {s: sp.Symbol(printer.names[s]) for s in reduced.free_symbols if s in printer.names}
+    reduced = reduced.xreplace(plain)
+    reads_target = sp.Symbol(name) in reduced.free_symbols
+    if reads_target and not (isinstance(reduced, sp.Mul) and all(is_leaf(f) or (
+            isinstance(f, sp.Pow) and is_leaf(f.base)) for f in reduced.args)):
+        return None
+    body = inplace_lines(reduced, out=name)
+    if body is None:
+        return None
+    return [*lines, *([] if reads_target else [f"    {name} = {buffer}"]), *body]
 
 
 def update_lines(spec: ModelSpec, grads: str, indent: str = "        ") -> list[str]:
@@ -155,7 +195,7 @@ class BlockLines(ModelLines):
         names = {NS.z: f"Z{l}", NS.mu: f"mu{l}", NS.centred: f"centred{l}", NS.var: f"var{l}",
                  NS.inv_std: f"inv_std{l}", NS.x_hat: f"x_hat{l}", NS.y: f"U{l}", NS.gamma: f"gamma{l}",
                  NS.beta: f"beta{l}", NS.eps: "EPS", arrays.count: count, NS.dy: incoming or f"E{l}",
-                 NS.dz: f"E{l}", NS.dgamma: f"d_gamma{l}", NS.dbeta: f"d_beta{l}"}
+                 NS.dz: f"dZ{l}", NS.dgamma: f"d_gamma{l}", NS.dbeta: f"d_beta{l}"}
         return ArrayPrinter(names, stat_axis=stat_axis, sample_axis=layout.sample_axis)
 
     def _dropout_printer(self, l: int) -> ArrayPrinter:
@@ -170,27 +210,34 @@ class BlockLines(ModelLines):
         head = [f"    # {kind} of layer {l} (steps {kind}.*): the statistics of this batch"]
         if NS.STAT_AXIS[kind] == 0:  # the statistics add up the units of the layer
             head.append(f"    N{l} = Z{l}.shape[{1 - self.blocks.layout.sample_axis}]")
-        return [*head, *_lines(NS.forward_forms(kind), self._norm_printer(l, kind))]
+        buffers = {NS.centred: self.buffer("centred", l), NS.x_hat: self.buffer("x_hat", l), NS.y: self.buffer("U", l)}
+        return [*head, *_lines(NS.forward_forms(kind), self._norm_printer(l, kind), buffers=buffers)]
 
     def _norm_backward(self, l: int, kind: str) -> list[str]:
         from derive.layers import norm_forms as NS
 
         return [f"    # back through the {kind} of layer {l} (the compact forms, steps {kind}.*)",
-                *_lines(NS.backward_forms(kind), self._norm_printer(l, kind))]
+                *_lines(NS.backward_forms(kind), self._norm_printer(l, kind), buffers={NS.dz: self.buffer("dZ", l)}),
+                f"    E{l} = dZ{l}"]
 
     def _dropout_forward(self, l: int) -> list[str]:
         from derive.layers import dropout as D
 
-        (target, expr), = D.forward_forms()
+        forms = D.forward_forms()
         printer = self._dropout_printer(l)
-        return [f"    {printer.names[target]} = {printer.names[D.a]} if M{l} is None else {printer.doprint(expr)}"]
+        (target, _), = forms
+        body = _lines(forms, printer, buffers={target: self.buffer("D", l)})
+        return [f"    {printer.names[target]} = {printer.names[D.a]}", f"    if M{l} is not None:",
+                *[f"    {line}" for line in body]]
 
     def _dropout_backward(self, l: int) -> list[str]:
         from derive.layers import dropout as D
 
-        (target, expr), = D.backward_forms()
+        forms = D.backward_forms()
         printer = self._dropout_printer(l)
-        return [f"    if M{l} is not None:", f"        {printer.names[target]} = {printer.doprint(expr)}"]
+        (target, _), = forms
+        body = _lines(forms, printer, buffers={target: printer.names[target]})  # in place, on the error itself
+        return [f"    if M{l} is not None:", *[f"    {line}" for line in body]]
 
     # ----- the dense skeleton with the blocks inserted ------------------------------------------------------------
     def signature_extras(self) -> str:

@@ -183,6 +183,27 @@ def _forward_row(model: str, small: ModelSpec, kernel: ModuleType, params: Mappi
                     BOUNDS["exact"], "a^L", detail)
 
 
+#: the learning rate of the sgd_step check (any eta works: the step is linear in it)
+CHECK_ETA = 0.1
+
+
+def _sgd_row(model: str, small: ModelSpec, kernel: ModuleType, params: Mapping[str, np.ndarray], x: np.ndarray,
+             y: np.ndarray, masks: Mapping[str, np.ndarray] | None) -> Row:
+    """``sgd_step`` against theta - eta * (the hand-written backprop's gradient): the update rule, block by block."""
+    from numeric import backprop
+
+    extra = {} if masks is None else {"masks": masks}
+    try:
+        new = kernel.sgd_step(params, x, y, CHECK_ETA, **extra)
+        grads = backprop.gradients(small, params, x, y, **extra)
+        err = max(block_relative_error(new[k], params[k] - CHECK_ETA * grads[k]) for k in params)
+        detail = ""
+    except Exception as exc:
+        err, detail = float("inf"), _error(exc)
+    return compared(model, "kernel vs backprop", "sgd_step", "generated kernel", "hand-written backprop", err,
+                    BOUNDS["exact"], f"theta - {CHECK_ETA} * gradient, every block", detail)
+
+
 def verify_kernel(spec: ModelSpec, kernel: ModuleType, seed: int = 0, width: int = CHECK_WIDTH
                   ) -> list[KernelCheck]:
     """Compare a kernel with the hand-written backprop (gradients, loss, forward), the complex step and central
@@ -199,6 +220,8 @@ def verify_kernel(spec: ModelSpec, kernel: ModuleType, seed: int = 0, width: int
         _summary("gradients vs numeric.backprop.gradients", [r for r in exact if r.block != "loss"]),
         _summary("loss vs numeric.backprop.loss", [r for r in exact if r.block == "loss"]),
         _summary("forward vs numeric.backprop.forward", [_forward_row(model, small, kernel, params, x, masks)]),
+        _summary("sgd_step vs theta - eta * numeric.backprop.gradients",
+                 [_sgd_row(model, small, kernel, params, x, y, masks)]),
         _summary("gradients vs complex step", numerical["complex"]),
         _summary("gradients vs central differences (Richardson)", numerical["central"]),
     ]

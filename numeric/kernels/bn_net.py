@@ -286,21 +286,29 @@ def forward(params, x):
     Z1 += b1
     # batchnorm of layer 1 (steps batchnorm.*): the statistics of this batch
     mu1 = np.sum(Z1, axis=0, keepdims=True)/m
-    centred1 = -mu1 + Z1
+    centred1 = ws["centred", 1]
+    np.subtract(Z1, mu1, out=centred1)
     var1 = np.sum(centred1**2, axis=0, keepdims=True)/m
     inv_std1 = 1/np.sqrt(var1 + EPS)
-    x_hat1 = centred1*inv_std1
-    U1 = beta1 + gamma1*x_hat1
+    x_hat1 = ws["x_hat", 1]
+    np.multiply(centred1, inv_std1, out=x_hat1)
+    U1 = ws["U", 1]
+    np.multiply(gamma1, x_hat1, out=U1)
+    U1 += beta1
     A1 = relu(U1, out=ws["A", 1])
     Z2 = np.matmul(A1, W2, out=ws["Z", 2])
     Z2 += b2
     # batchnorm of layer 2 (steps batchnorm.*): the statistics of this batch
     mu2 = np.sum(Z2, axis=0, keepdims=True)/m
-    centred2 = -mu2 + Z2
+    centred2 = ws["centred", 2]
+    np.subtract(Z2, mu2, out=centred2)
     var2 = np.sum(centred2**2, axis=0, keepdims=True)/m
     inv_std2 = 1/np.sqrt(var2 + EPS)
-    x_hat2 = centred2*inv_std2
-    U2 = beta2 + gamma2*x_hat2
+    x_hat2 = ws["x_hat", 2]
+    np.multiply(centred2, inv_std2, out=x_hat2)
+    U2 = ws["U", 2]
+    np.multiply(gamma2, x_hat2, out=U2)
+    U2 += beta2
     A2 = relu(U2, out=ws["A", 2])
     Z3 = A2 @ W3
     Z3 += b3
@@ -323,21 +331,29 @@ def loss(params, x, y):
     Z1 += b1
     # batchnorm of layer 1 (steps batchnorm.*): the statistics of this batch
     mu1 = np.sum(Z1, axis=0, keepdims=True)/m
-    centred1 = -mu1 + Z1
+    centred1 = ws["centred", 1]
+    np.subtract(Z1, mu1, out=centred1)
     var1 = np.sum(centred1**2, axis=0, keepdims=True)/m
     inv_std1 = 1/np.sqrt(var1 + EPS)
-    x_hat1 = centred1*inv_std1
-    U1 = beta1 + gamma1*x_hat1
+    x_hat1 = ws["x_hat", 1]
+    np.multiply(centred1, inv_std1, out=x_hat1)
+    U1 = ws["U", 1]
+    np.multiply(gamma1, x_hat1, out=U1)
+    U1 += beta1
     A1 = relu(U1, out=ws["A", 1])
     Z2 = np.matmul(A1, W2, out=ws["Z", 2])
     Z2 += b2
     # batchnorm of layer 2 (steps batchnorm.*): the statistics of this batch
     mu2 = np.sum(Z2, axis=0, keepdims=True)/m
-    centred2 = -mu2 + Z2
+    centred2 = ws["centred", 2]
+    np.subtract(Z2, mu2, out=centred2)
     var2 = np.sum(centred2**2, axis=0, keepdims=True)/m
     inv_std2 = 1/np.sqrt(var2 + EPS)
-    x_hat2 = centred2*inv_std2
-    U2 = beta2 + gamma2*x_hat2
+    x_hat2 = ws["x_hat", 2]
+    np.multiply(centred2, inv_std2, out=x_hat2)
+    U2 = ws["U", 2]
+    np.multiply(gamma2, x_hat2, out=U2)
+    U2 += beta2
     A2 = relu(U2, out=ws["A", 2])
     Z3 = np.matmul(A2, W3, out=ws["Z", 3])
     Z3 += b3
@@ -360,21 +376,29 @@ def gradients(params, x, y):
     Z1 += b1
     # batchnorm of layer 1 (steps batchnorm.*): the statistics of this batch
     mu1 = np.sum(Z1, axis=0, keepdims=True)/m
-    centred1 = -mu1 + Z1
+    centred1 = ws["centred", 1]
+    np.subtract(Z1, mu1, out=centred1)
     var1 = np.sum(centred1**2, axis=0, keepdims=True)/m
     inv_std1 = 1/np.sqrt(var1 + EPS)
-    x_hat1 = centred1*inv_std1
-    U1 = beta1 + gamma1*x_hat1
+    x_hat1 = ws["x_hat", 1]
+    np.multiply(centred1, inv_std1, out=x_hat1)
+    U1 = ws["U", 1]
+    np.multiply(gamma1, x_hat1, out=U1)
+    U1 += beta1
     A1 = relu(U1, out=ws["A", 1])
     Z2 = np.matmul(A1, W2, out=ws["Z", 2])
     Z2 += b2
     # batchnorm of layer 2 (steps batchnorm.*): the statistics of this batch
     mu2 = np.sum(Z2, axis=0, keepdims=True)/m
-    centred2 = -mu2 + Z2
+    centred2 = ws["centred", 2]
+    np.subtract(Z2, mu2, out=centred2)
     var2 = np.sum(centred2**2, axis=0, keepdims=True)/m
     inv_std2 = 1/np.sqrt(var2 + EPS)
-    x_hat2 = centred2*inv_std2
-    U2 = beta2 + gamma2*x_hat2
+    x_hat2 = ws["x_hat", 2]
+    np.multiply(centred2, inv_std2, out=x_hat2)
+    U2 = ws["U", 2]
+    np.multiply(gamma2, x_hat2, out=U2)
+    U2 += beta2
     A2 = relu(U2, out=ws["A", 2])
     Z3 = np.matmul(A2, W3, out=ws["Z", 3])
     Z3 += b3
@@ -387,17 +411,31 @@ def gradients(params, x, y):
     # back through the batchnorm of layer 2 (the compact forms, steps batchnorm.*)
     d_gamma2 = np.sum(E2*x_hat2, axis=0, keepdims=True)
     d_beta2 = np.sum(E2, axis=0, keepdims=True)
-    E2_sum0 = np.sum(E2, axis=0, keepdims=True)
-    E2_sum1 = np.sum(E2*x_hat2, axis=0, keepdims=True)
-    E2 = gamma2*inv_std2*(E2*m - x_hat2*E2_sum1 - E2_sum0)/m
+    dZ2 = ws["dZ", 2]
+    np.multiply(E2, m, out=dZ2)
+    dZ2 -= d_beta2
+    t1 = np.empty_like(dZ2)
+    np.multiply(d_gamma2, x_hat2, out=t1)
+    dZ2 -= t1
+    dZ2 *= gamma2
+    dZ2 *= inv_std2
+    dZ2 /= m
+    E2 = dZ2
     E1 = np.matmul(E2, W2.T, out=ws["E", 1])
     E1 *= relu_prime(U1, A1, out=ws["S", 1])
     # back through the batchnorm of layer 1 (the compact forms, steps batchnorm.*)
     d_gamma1 = np.sum(E1*x_hat1, axis=0, keepdims=True)
     d_beta1 = np.sum(E1, axis=0, keepdims=True)
-    E1_sum0 = np.sum(E1, axis=0, keepdims=True)
-    E1_sum1 = np.sum(E1*x_hat1, axis=0, keepdims=True)
-    E1 = gamma1*inv_std1*(E1*m - x_hat1*E1_sum1 - E1_sum0)/m
+    dZ1 = ws["dZ", 1]
+    np.multiply(E1, m, out=dZ1)
+    dZ1 -= d_beta1
+    t1 = np.empty_like(dZ1)
+    np.multiply(d_gamma1, x_hat1, out=t1)
+    dZ1 -= t1
+    dZ1 *= gamma1
+    dZ1 *= inv_std1
+    dZ1 /= m
+    E1 = dZ1
     return {
         "W1": A0.T @ E1,
         "b1": ws.ones.T @ E1,

@@ -284,11 +284,19 @@ def forward(params, x, *, masks=None):
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
     F1 = relu(Z1, out=ws["A", 1])
-    A1 = F1 if M1 is None else F1*M1/KEEP_PROB
+    A1 = F1
+    if M1 is not None:
+        A1 = ws["D", 1]
+        np.multiply(F1, M1, out=A1)
+        A1 /= KEEP_PROB
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     F2 = relu(Z2, out=ws["A", 2])
-    A2 = F2 if M2 is None else F2*M2/KEEP_PROB
+    A2 = F2
+    if M2 is not None:
+        A2 = ws["D", 2]
+        np.multiply(F2, M2, out=A2)
+        A2 /= KEEP_PROB
     Z3 = W3 @ A2
     Z3 += b3
     A3 = softmax(Z3)
@@ -310,11 +318,19 @@ def loss(params, x, y, *, masks=None):
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
     F1 = relu(Z1, out=ws["A", 1])
-    A1 = F1 if M1 is None else F1*M1/KEEP_PROB
+    A1 = F1
+    if M1 is not None:
+        A1 = ws["D", 1]
+        np.multiply(F1, M1, out=A1)
+        A1 /= KEEP_PROB
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     F2 = relu(Z2, out=ws["A", 2])
-    A2 = F2 if M2 is None else F2*M2/KEEP_PROB
+    A2 = F2
+    if M2 is not None:
+        A2 = ws["D", 2]
+        np.multiply(F2, M2, out=A2)
+        A2 /= KEEP_PROB
     Z3 = np.matmul(W3, A2, out=ws["Z", 3])
     Z3 += b3
     cost = cce_from_lse(Z3, Y, log_sum_exp(Z3), out=ws["S", 3])
@@ -336,11 +352,19 @@ def gradients(params, x, y, *, masks=None):
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
     F1 = relu(Z1, out=ws["A", 1])
-    A1 = F1 if M1 is None else F1*M1/KEEP_PROB
+    A1 = F1
+    if M1 is not None:
+        A1 = ws["D", 1]
+        np.multiply(F1, M1, out=A1)
+        A1 /= KEEP_PROB
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     F2 = relu(Z2, out=ws["A", 2])
-    A2 = F2 if M2 is None else F2*M2/KEEP_PROB
+    A2 = F2
+    if M2 is not None:
+        A2 = ws["D", 2]
+        np.multiply(F2, M2, out=A2)
+        A2 /= KEEP_PROB
     Z3 = np.matmul(W3, A2, out=ws["Z", 3])
     Z3 += b3
     A3 = softmax(Z3, out=ws["A", 3])
@@ -349,11 +373,13 @@ def gradients(params, x, y, *, masks=None):
     E3 /= m
     E2 = np.matmul(W3.T, E3, out=ws["E", 2])
     if M2 is not None:
-        E2 = E2*M2/KEEP_PROB
+        np.multiply(E2, M2, out=E2)
+        E2 /= KEEP_PROB
     E2 *= relu_prime(Z2, F2, out=ws["S", 2])
     E1 = np.matmul(W2.T, E2, out=ws["E", 1])
     if M1 is not None:
-        E1 = E1*M1/KEEP_PROB
+        np.multiply(E1, M1, out=E1)
+        E1 /= KEEP_PROB
     E1 *= relu_prime(Z1, F1, out=ws["S", 1])
     return {
         "W1": E1 @ A0.T,

@@ -287,22 +287,30 @@ def forward(params, x):
     # layernorm of layer 1 (steps layernorm.*): the statistics of this batch
     N1 = Z1.shape[0]
     mu1 = np.sum(Z1, axis=0, keepdims=True)/N1
-    centred1 = -mu1 + Z1
+    centred1 = ws["centred", 1]
+    np.subtract(Z1, mu1, out=centred1)
     var1 = np.sum(centred1**2, axis=0, keepdims=True)/N1
     inv_std1 = 1/np.sqrt(var1 + EPS)
-    x_hat1 = centred1*inv_std1
-    U1 = beta1 + gamma1*x_hat1
+    x_hat1 = ws["x_hat", 1]
+    np.multiply(centred1, inv_std1, out=x_hat1)
+    U1 = ws["U", 1]
+    np.multiply(gamma1, x_hat1, out=U1)
+    U1 += beta1
     A1 = tanh(U1, out=ws["A", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     # layernorm of layer 2 (steps layernorm.*): the statistics of this batch
     N2 = Z2.shape[0]
     mu2 = np.sum(Z2, axis=0, keepdims=True)/N2
-    centred2 = -mu2 + Z2
+    centred2 = ws["centred", 2]
+    np.subtract(Z2, mu2, out=centred2)
     var2 = np.sum(centred2**2, axis=0, keepdims=True)/N2
     inv_std2 = 1/np.sqrt(var2 + EPS)
-    x_hat2 = centred2*inv_std2
-    U2 = beta2 + gamma2*x_hat2
+    x_hat2 = ws["x_hat", 2]
+    np.multiply(centred2, inv_std2, out=x_hat2)
+    U2 = ws["U", 2]
+    np.multiply(gamma2, x_hat2, out=U2)
+    U2 += beta2
     A2 = tanh(U2, out=ws["A", 2])
     Z3 = W3 @ A2
     Z3 += b3
@@ -326,22 +334,30 @@ def loss(params, x, y):
     # layernorm of layer 1 (steps layernorm.*): the statistics of this batch
     N1 = Z1.shape[0]
     mu1 = np.sum(Z1, axis=0, keepdims=True)/N1
-    centred1 = -mu1 + Z1
+    centred1 = ws["centred", 1]
+    np.subtract(Z1, mu1, out=centred1)
     var1 = np.sum(centred1**2, axis=0, keepdims=True)/N1
     inv_std1 = 1/np.sqrt(var1 + EPS)
-    x_hat1 = centred1*inv_std1
-    U1 = beta1 + gamma1*x_hat1
+    x_hat1 = ws["x_hat", 1]
+    np.multiply(centred1, inv_std1, out=x_hat1)
+    U1 = ws["U", 1]
+    np.multiply(gamma1, x_hat1, out=U1)
+    U1 += beta1
     A1 = tanh(U1, out=ws["A", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     # layernorm of layer 2 (steps layernorm.*): the statistics of this batch
     N2 = Z2.shape[0]
     mu2 = np.sum(Z2, axis=0, keepdims=True)/N2
-    centred2 = -mu2 + Z2
+    centred2 = ws["centred", 2]
+    np.subtract(Z2, mu2, out=centred2)
     var2 = np.sum(centred2**2, axis=0, keepdims=True)/N2
     inv_std2 = 1/np.sqrt(var2 + EPS)
-    x_hat2 = centred2*inv_std2
-    U2 = beta2 + gamma2*x_hat2
+    x_hat2 = ws["x_hat", 2]
+    np.multiply(centred2, inv_std2, out=x_hat2)
+    U2 = ws["U", 2]
+    np.multiply(gamma2, x_hat2, out=U2)
+    U2 += beta2
     A2 = tanh(U2, out=ws["A", 2])
     Z3 = np.matmul(W3, A2, out=ws["Z", 3])
     Z3 += b3
@@ -365,22 +381,30 @@ def gradients(params, x, y):
     # layernorm of layer 1 (steps layernorm.*): the statistics of this batch
     N1 = Z1.shape[0]
     mu1 = np.sum(Z1, axis=0, keepdims=True)/N1
-    centred1 = -mu1 + Z1
+    centred1 = ws["centred", 1]
+    np.subtract(Z1, mu1, out=centred1)
     var1 = np.sum(centred1**2, axis=0, keepdims=True)/N1
     inv_std1 = 1/np.sqrt(var1 + EPS)
-    x_hat1 = centred1*inv_std1
-    U1 = beta1 + gamma1*x_hat1
+    x_hat1 = ws["x_hat", 1]
+    np.multiply(centred1, inv_std1, out=x_hat1)
+    U1 = ws["U", 1]
+    np.multiply(gamma1, x_hat1, out=U1)
+    U1 += beta1
     A1 = tanh(U1, out=ws["A", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     # layernorm of layer 2 (steps layernorm.*): the statistics of this batch
     N2 = Z2.shape[0]
     mu2 = np.sum(Z2, axis=0, keepdims=True)/N2
-    centred2 = -mu2 + Z2
+    centred2 = ws["centred", 2]
+    np.subtract(Z2, mu2, out=centred2)
     var2 = np.sum(centred2**2, axis=0, keepdims=True)/N2
     inv_std2 = 1/np.sqrt(var2 + EPS)
-    x_hat2 = centred2*inv_std2
-    U2 = beta2 + gamma2*x_hat2
+    x_hat2 = ws["x_hat", 2]
+    np.multiply(centred2, inv_std2, out=x_hat2)
+    U2 = ws["U", 2]
+    np.multiply(gamma2, x_hat2, out=U2)
+    U2 += beta2
     A2 = tanh(U2, out=ws["A", 2])
     Z3 = np.matmul(W3, A2, out=ws["Z", 3])
     Z3 += b3
@@ -393,19 +417,35 @@ def gradients(params, x, y):
     # back through the layernorm of layer 2 (the compact forms, steps layernorm.*)
     d_gamma2 = np.sum(E2*x_hat2, axis=1, keepdims=True)
     d_beta2 = np.sum(E2, axis=1, keepdims=True)
-    E2_0 = E2*gamma2
-    E2_sum0 = np.sum(E2_0, axis=0, keepdims=True)
-    E2_sum1 = np.sum(x_hat2*E2_0, axis=0, keepdims=True)
-    E2 = inv_std2*(E2*gamma2*N2 - x_hat2*E2_sum1 - E2_sum0)/N2
+    dZ2_sum0 = np.sum(E2*gamma2, axis=0, keepdims=True)
+    dZ2_sum1 = np.sum(E2*gamma2*x_hat2, axis=0, keepdims=True)
+    dZ2 = ws["dZ", 2]
+    np.multiply(E2, N2, out=dZ2)
+    dZ2 *= gamma2
+    dZ2 -= dZ2_sum0
+    t1 = np.empty_like(dZ2)
+    np.multiply(dZ2_sum1, x_hat2, out=t1)
+    dZ2 -= t1
+    dZ2 *= inv_std2
+    dZ2 /= N2
+    E2 = dZ2
     E1 = np.matmul(W2.T, E2, out=ws["E", 1])
     E1 *= tanh_prime(U1, A1, out=ws["S", 1])
     # back through the layernorm of layer 1 (the compact forms, steps layernorm.*)
     d_gamma1 = np.sum(E1*x_hat1, axis=1, keepdims=True)
     d_beta1 = np.sum(E1, axis=1, keepdims=True)
-    E1_0 = E1*gamma1
-    E1_sum0 = np.sum(E1_0, axis=0, keepdims=True)
-    E1_sum1 = np.sum(x_hat1*E1_0, axis=0, keepdims=True)
-    E1 = inv_std1*(E1*gamma1*N1 - x_hat1*E1_sum1 - E1_sum0)/N1
+    dZ1_sum0 = np.sum(E1*gamma1, axis=0, keepdims=True)
+    dZ1_sum1 = np.sum(E1*gamma1*x_hat1, axis=0, keepdims=True)
+    dZ1 = ws["dZ", 1]
+    np.multiply(E1, N1, out=dZ1)
+    dZ1 *= gamma1
+    dZ1 -= dZ1_sum0
+    t1 = np.empty_like(dZ1)
+    np.multiply(dZ1_sum1, x_hat1, out=t1)
+    dZ1 -= t1
+    dZ1 *= inv_std1
+    dZ1 /= N1
+    E1 = dZ1
     return {
         "W1": E1 @ A0.T,
         "b1": E1 @ ws.ones,

@@ -19,11 +19,15 @@ Generate a standalone Python module that needs NumPy only, with
   forward(params, x) -> a^L,  loss(params, x, y) -> float,  gradients(params, x, y) -> dict
 for the model's family (same depth, activations, cost, reduction, layout and biases; any widths). The layer
 structure is printed from the proven batch forms (matrix products), the element-wise functions from the proven
-stable forms (sigma' from the forward value, softplus and softmax with masks and max-shifts).
+stable forms (sigma' from the forward value, softplus and softmax with masks and max-shifts); normalisation,
+dropout and the L2 term from their proven array forms; sgd_step(params, x, y, eta) from the derived update rule.
+Kernels with dropout take masks={"M1": ...} (0/1 arrays shaped like a^l; None: no dropout); with L2, l2= and l2_n=
+override the family's lambda and n.
 
 Before writing, the kernel is run on a small random instance of the family and compared with the hand-written
-backprop (block-relative error <= 1e-12), with complex step (<= 1e-12) and with central differences (Richardson,
-<= 1e-7), by the same checks as `bpv verify` (derive.verification.kernel_check). A kernel that fails is not
+backprop (block-relative error <= 1e-12; its sgd_step against theta - eta * the backprop's gradient), with complex
+step (<= 1e-12) and with central differences (Richardson, <= 1e-7), by the same checks as `bpv verify`
+(derive.verification.kernel_check). A kernel that fails is not
 written (exit 1). The file DIR/<name>.py is written atomically
 and the import line is printed.
 
