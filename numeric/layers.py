@@ -145,14 +145,6 @@ class Dense:
         a = self.dropout.forward(mask, f) if use_mask else f
         return a, (x, z, a, (u, f, norm_cache, mask if use_mask else None))
 
-    def delta(self, dout: Array, cache: tuple) -> Array:
-        """delta^l = dC/dz^l from dC/da^l: (dC/da) * f'(z) (BP2's Hadamard factor), or J^T g for softmax.
-
-        Only for a plain layer (no normalisation, no dropout); :meth:`backward` handles the others.
-        """
-        _, z, a = cache[:3]
-        return self.activation.backward(z, a, dout, self.act.param)
-
     def backward(self, p: Mapping[str, Array], dout: Array, cache: tuple, *,
                  input_gradient: bool = True) -> tuple[Array | None, dict[str, Array]]:
         """Back through dropout (the same mask, the same 1/p), f, the normalisation, then BP3, BP4."""
