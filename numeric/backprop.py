@@ -48,6 +48,7 @@ __all__ = [
     "forward_cache",
     "gradients",
     "loss",
+    "masks_columns",
     "problem",
 ]
 
@@ -133,8 +134,9 @@ def _working_dtype(params: Mapping[str, Any], x: Array, y: Any) -> np.dtype:
     return dt if np.issubdtype(dt, np.inexact) else np.dtype(np.float64)
 
 
-def _masks_columns(spec: ModelSpec, masks: Mapping[str, Any] | None, m: int, dtype: np.dtype) -> list:
-    """One dropout mask per layer (None where the layer has no dropout, or everywhere for ``masks=None``)."""
+def masks_columns(spec: ModelSpec, masks: Mapping[str, Any] | None, m: int, dtype: np.dtype) -> list:
+    """One dropout mask per layer in the columns layout (None where the layer has no dropout, or everywhere for
+    ``masks=None``), each checked: the keys, the shape of a^l, only 0s and 1s."""
     layers = spec.dropout_layers()
     if masks is None:
         return [None] * spec.L
@@ -173,7 +175,7 @@ class _Columns:
         ]
         self.x = to_cols(x.astype(self.dtype, copy=False))
         self.y = None if y is None else _targets_columns(spec, y, self.m, self.dtype)
-        self.masks = _masks_columns(spec, masks, self.m, self.dtype)
+        self.masks = masks_columns(spec, masks, self.m, self.dtype)
 
 
 def _forward_columns(spec: ModelSpec, c: _Columns) -> tuple[list[Array], list[Array], list[Any]]:

@@ -189,8 +189,22 @@ class Conv2d:
         return dx, grads
 
 
+class _Parameterless:
+    """What a layer without parameters answers (max-pooling, flatten): no names, no shapes, no count."""
+
+    def param_names(self) -> list[str]:
+        return []
+
+    def param_shapes(self, layout: Any = None) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    @property
+    def n_params(self) -> int:
+        return 0
+
+
 @dataclass(frozen=True)
-class MaxPool2d:
+class MaxPool2d(_Parameterless):
     """Layer ``index``: the maximum of each k x k window at the given stride (kernel 2, stride 2 by default).
 
     No parameters. Windows that do not fit at the bottom or right edge are dropped (floor, as torch does).
@@ -203,16 +217,6 @@ class MaxPool2d:
 
     def __post_init__(self) -> None:
         _require_positive(f"maxpool layer {self.index}", k=self.k, stride=self.stride)
-
-    def param_names(self) -> list[str]:
-        return []
-
-    def param_shapes(self, layout: Any = None) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    @property
-    def n_params(self) -> int:
-        return 0
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "k": self.k, "stride": self.stride}
@@ -255,21 +259,11 @@ class MaxPool2d:
 
 
 @dataclass(frozen=True)
-class Flatten:
+class Flatten(_Parameterless):
     """Layer ``index``: (m, C, H, W) -> (m, C H W) in C order (samples stay the rows), as torch's ``flatten(1)``."""
 
     kind: ClassVar[str] = "flatten"
     index: int
-
-    def param_names(self) -> list[str]:
-        return []
-
-    def param_shapes(self, layout: Any = None) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    @property
-    def n_params(self) -> int:
-        return 0
 
     def to_dict(self) -> dict:
         return {"kind": self.kind}

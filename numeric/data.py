@@ -30,7 +30,8 @@ import numpy as np
 
 from numeric.errors import BadInput
 from numeric.functions import TargetKind
-from numeric.spec import ModelSpec
+from numeric.instances import to_one_hot
+from numeric.spec import Layout, ModelSpec
 
 __all__ = [
     "BUILTIN",
@@ -338,8 +339,7 @@ def prepare(spec: ModelSpec, data: Dataset) -> TrainingSet:
     target = spec.cost_entry.target
     labels = data.y if data.n_classes is not None else None
     if labels is not None and (target is TargetKind.CLASSES or n_L > 1):
-        y = np.zeros((data.n, n_L))
-        y[np.arange(data.n), labels] = 1.0
+        y = to_one_hot(labels, n_L, Layout.ROWS)
         rule: str | None = "argmax"
     elif labels is not None and target is TargetKind.BINARY:
         y = labels.astype(np.float64).reshape(-1, 1)

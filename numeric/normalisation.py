@@ -76,6 +76,11 @@ class Normalisation:
                            f"{count}: the variance of one value is 0 and every output is beta; give at least 2")
         return count
 
+    def torch(self, F: Any, z: Any, gamma: Any, beta: Any) -> Any:
+        """The normalisation by torch's op (``F`` = ``torch.nn.functional``), z with the samples first and gamma,
+        beta as vectors of the units: what the torch oracle differentiates. Each kind names its op."""
+        raise NotImplementedError(f"{self.kind} has no torch op")
+
     def forward(self, p: Mapping[str, Array], z: Array) -> tuple[Array, tuple]:
         """y = gamma * (z - mu) / sqrt(sigma^2 + eps) + beta; the cache keeps what the backward pass needs."""
         count = self._count(z)
@@ -111,6 +116,10 @@ class BatchNorm(Normalisation):
     over: ClassVar[str] = "the samples of the batch"
     cancels_bias: ClassVar[bool] = True
 
+    def torch(self, F: Any, z: Any, gamma: Any, beta: Any) -> Any:
+        """torch's own op (the oracle), samples first: training mode, no running statistics."""
+        return F.batch_norm(z, None, None, weight=gamma, bias=beta, training=True, eps=self.eps)
+
 
 @dataclass(frozen=True)
 class LayerNorm(Normalisation):
@@ -119,6 +128,10 @@ class LayerNorm(Normalisation):
     kind: ClassVar[str] = "layernorm"
     axis: ClassVar[int] = 0
     over: ClassVar[str] = "the units of the layer"
+
+    def torch(self, F: Any, z: Any, gamma: Any, beta: Any) -> Any:
+        """torch's own op (the oracle), samples first."""
+        return F.layer_norm(z, (self.n,), weight=gamma, bias=beta, eps=self.eps)
 
 
 #: ``--norm`` value -> the normalisation class

@@ -31,8 +31,9 @@ class L2:
         return self.lam / (self.n if self.n is not None else m)
 
     def term(self, weights: list[Array], m: int) -> Array:
-        """(lambda / 2n) sum w^2 (w * w, not |w|^2: analytic, so the complex step works through it)."""
-        total = sum(np.sum(W * W) for W in weights)
+        """(lambda / 2n) sum w^2 (w * w, not |w|^2: analytic, so the complex step works through it). Array methods
+        only, so the torch oracle computes the same term on its tensors."""
+        total = sum((W * W).sum() for W in weights)
         return 0.5 * self.scale(m) * total
 
     def gradient(self, W: Array, m: int) -> Array:

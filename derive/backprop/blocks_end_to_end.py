@@ -31,6 +31,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from derive.backprop.compose import activate, cost_at
+from derive.backprop.end_to_end import random_value
 from derive.core.proof import Check
 from derive.core.steps import Derivation, Role, Step
 from derive.layers import arrays, dropout, penalty
@@ -57,7 +58,7 @@ def _point(spec: ModelSpec, seed: int) -> tuple[Params, sp.Matrix, list[list[sp.
     rng = random.Random(seed)
 
     def num(lo: float = -1.0, hi: float = 1.0) -> sp.Float:
-        return sp.Float(sp.Rational(rng.randint(int(lo * 1000), int(hi * 1000)), 1000), DIGITS)
+        return random_value(rng, lo, hi)
 
     params: Params = {}
     for layer in spec.layers:
@@ -85,12 +86,10 @@ def _point(spec: ModelSpec, seed: int) -> tuple[Params, sp.Matrix, list[list[sp.
 
 def _norm_env(layer, Z: sp.Matrix, params: Params) -> dict:
     """The normalisation's forward forms evaluated on Z (every quantity the backward forms read)."""
-    kind, shape = layer.norm.kind, Z.shape
+    kind = layer.norm.kind
     env = {NF.z: Z, NF.gamma: params[layer.norm.gamma], NF.beta: params[layer.norm.beta]}
-    for target, form in NF.forward_forms(kind):
-        value = arrays.evaluate(form, env, shape, stat_axis=NF.STAT_AXIS[kind])
-        env[target] = value.xreplace({NF.eps: sp.Float(layer.norm.eps, DIGITS)})
-    return env
+    return arrays.evaluate_forms(NF.forward_forms(kind), env, Z.shape, stat_axis=NF.STAT_AXIS[kind],
+                                 scalars={NF.eps: sp.Float(layer.norm.eps, DIGITS)})
 
 
 def _forward(spec: ModelSpec, params: Params, X: sp.Matrix, masks: Mapping[int, sp.Matrix]) -> list[dict]:
@@ -189,10 +188,9 @@ def chained_gradients(spec: ModelSpec, params: Params, X: sp.Matrix, ys: list, m
                                     stat_axis=0).xreplace({dropout.keep: sp.Float(layer.dropout.keep, DIGITS)})
             E = G.multiply_elementwise(_derivative(layer, c["U"]))
             if layer.norm is not None:
-                env = {**c["env"], NF.dy: E}
                 kind = layer.norm.kind
-                for target, form in NF.backward_forms(kind):
-                    env[target] = arrays.evaluate(form, env, E.shape, stat_axis=NF.STAT_AXIS[kind])
+                env = arrays.evaluate_forms(NF.backward_forms(kind), {**c["env"], NF.dy: E}, E.shape,
+                                            stat_axis=NF.STAT_AXIS[kind])
                 grads[layer.norm.gamma] = env[NF.dgamma][:, 0:1]
                 grads[layer.norm.beta] = env[NF.dbeta][:, 0:1]
                 E = env[NF.dz]

@@ -58,6 +58,7 @@ __all__ = [
     "parameter_of",
     "paths_to_output",
     "random_point",
+    "random_value",
     "stratified_sample",
 ]
 
@@ -85,7 +86,8 @@ def composable(spec: ModelSpec, params: list) -> tuple[list, list[int]]:
     return [s for s in params if int(s.indices[0]) not in left_out], left_out
 
 
-def _rand(rng: random.Random, lo: float = -1.0, hi: float = 1.0) -> sp.Float:
+def random_value(rng: random.Random, lo: float = -1.0, hi: float = 1.0) -> sp.Float:
+    """A random rational in [lo, hi] with denominator 997 (never 0), as a 60-digit float."""
     r = sp.Rational(round((lo + (hi - lo) * rng.random()) * 997), 997)
     return sp.Float(r if r != 0 else sp.Rational(1, 997), DIGITS)
 
@@ -95,12 +97,12 @@ def random_point(spec: ModelSpec, m: int, seed: int = 0) -> dict:
     rng = random.Random(seed)
     point: dict = {}
     for s in _theta_symbols(spec):
-        point[s] = _rand(rng)
+        point[s] = random_value(rng)
     n_L = spec.sizes[-1]
     target = spec.cost_entry.target
     for s in range(1, m + 1):
         for k in range(1, spec.sizes[0] + 1):
-            point[x_base[s, k]] = _rand(rng)
+            point[x_base[s, k]] = random_value(rng)
         if target is TargetKind.CLASSES:
             hot = rng.randrange(n_L)
             for j in range(n_L):
@@ -110,7 +112,7 @@ def random_point(spec: ModelSpec, m: int, seed: int = 0) -> dict:
                 point[y[s, j + 1]] = sp.Float(rng.randrange(2), DIGITS)
         else:
             for j in range(n_L):
-                point[y[s, j + 1]] = _rand(rng)
+                point[y[s, j + 1]] = random_value(rng)
     return point
 
 

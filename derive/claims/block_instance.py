@@ -33,7 +33,7 @@ from derive.core.symbols import w as w_base
 from derive.layers import dropout as drop
 from derive.layers import normalisation as bn
 from derive.layers import penalty as l2
-from derive.layers.arrays import evaluate
+from derive.layers.arrays import evaluate_forms
 
 __all__ = ["BLOCK_SHAPE", "Case", "block_cases"]
 
@@ -61,11 +61,6 @@ def _matrix(rng: random.Random, shape: tuple[int, int], lo: float, hi: float) ->
     return sp.Matrix(*shape, lambda i, j: _rng_value(rng, lo, hi))
 
 
-def _run(forms, env: dict, shape, axis: int, scalars: dict) -> dict:
-    out = dict(env)
-    for name, form in forms:
-        out[name] = evaluate(form.xreplace(scalars), out, shape, stat_axis=axis)
-    return out
 
 
 def _gradient(forms, env: dict, shape, axis: int, scalars: dict, upstream: sp.Matrix, output, leaf, entries):
@@ -75,7 +70,7 @@ def _gradient(forms, env: dict, shape, axis: int, scalars: dict, upstream: sp.Ma
     for i, j in entries:
         moved = env[leaf].copy()
         moved[i, j] = moved[i, j] + t
-        out = _run(forms, {**env, leaf: moved}, shape, axis, scalars)[output]
+        out = evaluate_forms(forms, {**env, leaf: moved}, shape, stat_axis=axis, scalars=scalars)[output]
         cost = sum((upstream[r, c] * out[r, c] for r in range(shape[0]) for c in range(shape[1])), sp.Integer(0))
         values.append(sp.diff(cost, t).subs(t, 0))
     return values
@@ -92,7 +87,7 @@ def _norm_cases(context: Context, seed: int) -> list[Case]:
         env = {bn.z: _matrix(rng, shape, -2, 2), bn.gamma: _matrix(rng, (shape[0], 1), 0.5, 1.5),
                bn.beta: _matrix(rng, (shape[0], 1), -1, 1), bn.dy: _matrix(rng, shape, -1, 1)}
         forms = bn.forward_forms(kind)
-        arrays = _run(forms, env, shape, axis, scalars)
+        arrays = evaluate_forms(forms, env, shape, stat_axis=axis, scalars=scalars)
         every = [(i, j) for i in range(shape[0]) for j in range(shape[1])]
         units = [(i, 0) for i in range(shape[0])]
         dz = _gradient(forms, env, shape, axis, scalars, env[bn.dy], bn.y, bn.z, every)
@@ -114,7 +109,7 @@ def _dropout_cases(context: Context, seed: int) -> list[Case]:
         mask[0, 0], mask[0, 1] = 1, 0  # both a kept and a dropped unit
         env = {drop.a: _matrix(rng, shape, -2, 2), drop.mask: mask, drop.dout: _matrix(rng, shape, -1, 1)}
         forms = drop.forward_forms()
-        arrays = _run(forms, env, shape, 1, scalars)
+        arrays = evaluate_forms(forms, env, shape, stat_axis=1, scalars=scalars)
         every = [(i, j) for i in range(shape[0]) for j in range(shape[1])]
         arrays[drop.da] = sp.Matrix(*shape, _gradient(forms, env, shape, 1, scalars, env[drop.dout], drop.out,
                                                        drop.a, every))

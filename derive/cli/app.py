@@ -34,6 +34,7 @@ differences, checks the equations of your own LaTeX documents, and writes it all
 
 A model is a catalog name (see `bpv derive --list`) or flags:
   --net 3-30-10-3-1 --act sigmoid,sigmoid,relu,identity --cost mse --reduction mean --layout columns [--no-bias]
+  past the dense layer, on every hidden layer: [--norm batch|layer] [--keep-prob P] [--l2 LAMBDA [--l2-n N]]
 
 Exit status: 0 everything holds, 1 something does not hold or failed, 2 bad input.
 """

@@ -19,11 +19,11 @@ kernel printer (:mod:`derive.codegen.blocks`) prints it as NumPy (``np.sum(..., 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
-__all__ = ["ArraySymbol", "BatchSum", "StatSum", "count", "evaluate"]
+__all__ = ["ArraySymbol", "BatchSum", "StatSum", "count", "evaluate", "evaluate_forms"]
 
 
 #: how an array symbol is typeset (the book's letters); ``d<name>`` is dC/d<name>
@@ -141,3 +141,16 @@ def evaluate(expr: sp.Expr, arrays: Mapping[sp.Symbol, sp.Matrix], shape: tuple[
         raise ValueError(f"not an array form: {e} ({type(e).__name__})")
 
     return walk(expr)
+
+
+def evaluate_forms(forms: Sequence[tuple[sp.Symbol, sp.Expr]], arrays: Mapping[sp.Symbol, sp.Matrix],
+                   shape: tuple[int, int], *, stat_axis: int, scalars: Mapping[sp.Symbol, sp.Expr] | None = None
+                   ) -> dict[sp.Symbol, sp.Matrix]:
+    """Named forms (a block's forward or backward) evaluated in order, each seeing the values of the ones before
+    it; ``scalars`` (eps, the keep probability) substituted into every form first. Returns the arrays given plus
+    every form's value."""
+    out = dict(arrays)
+    for name, form in forms:
+        out[name] = evaluate(form.xreplace(dict(scalars or {})), out, shape, stat_axis=stat_axis)
+    return out
+

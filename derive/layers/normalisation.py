@@ -42,7 +42,7 @@ import sympy as sp
 
 from derive.core.proof import Check, Strength, prove_equal
 from derive.core.steps import Derivation, Role, Step, StepKind
-from derive.layers.arrays import ArraySymbol, StatSum, count, evaluate
+from derive.layers.arrays import ArraySymbol, StatSum, count, evaluate, evaluate_forms
 from derive.layers.norm_forms import (
     STAT_AXIS,
     backward_forms,
@@ -101,15 +101,6 @@ def _group_matrix(name: str, shape: tuple[int, int], axis: int) -> sp.Matrix:
     if axis == 1:
         return sp.Matrix(rows, 1, lambda i, j: sp.Symbol(f"{name}_{i + 1}"))
     return sp.Matrix(1, cols, lambda i, j: sp.Symbol(f"{name}_{j + 1}"))
-
-
-def _run(forms: Sequence[tuple[ArraySymbol, sp.Expr]], env: Mapping[sp.Symbol, sp.Matrix], shape: tuple[int, int],
-         axis: int) -> dict[sp.Symbol, sp.Matrix]:
-    """Every form evaluated in order, each seeing the values of the ones before it."""
-    out = dict(env)
-    for name, form in forms:
-        out[name] = evaluate(form, out, shape, stat_axis=axis)
-    return out
 
 
 @dataclass(frozen=True)
@@ -210,7 +201,7 @@ def _sizes_text(sizes: Sequence[tuple[int, ...]]) -> str:
 def _forward(kind: str, shape: tuple[int, int]) -> tuple[_Instance, dict[sp.Symbol, sp.Matrix], sp.Expr]:
     """The instance, every forward value written out, and C = sum_ij G_ij y_ij of the composed forward."""
     inst = _Instance(kind, shape)
-    values = _run(forward_forms(kind), inst.arrays(), shape, inst.axis)
+    values = evaluate_forms(forward_forms(kind), inst.arrays(), shape, stat_axis=inst.axis)
     cost = sp.Add(*[values[dy][i, j] * values[y][i, j] for i, j in inst.entries()])
     return inst, values, cost
 
@@ -233,7 +224,7 @@ def _terms_with(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
 def _chain_dz(kind: str, shape: tuple[int, int]) -> sp.Matrix:
     """The chain-rule dC/dz (:func:`chain_forms`) written out at the forward values, rationalised."""
     inst, values, _ = _forward(kind, shape)
-    out = _run(chain_forms(kind), values, shape, inst.axis)
+    out = evaluate_forms(chain_forms(kind), values, shape, stat_axis=inst.axis)
     roots = inst.roots(values[var])
     return out[dz].applyfunc(lambda e: _rationalise(e, roots))
 
@@ -272,7 +263,7 @@ def _param_grads(kind: str) -> tuple[Check, Check, Check]:
         env[x_hat] = _matrix("xhat", *shape)
         ys = evaluate(gamma * x_hat + beta, env, shape, stat_axis=inst.axis)
         cost = sp.Add(*[env[dy][i, j] * ys[i, j] for i, j in inst.entries()])
-        forms = _run([*backward_forms(kind)[:2], chain_forms(kind)[0]], env, shape, inst.axis)
+        forms = evaluate_forms([*backward_forms(kind)[:2], chain_forms(kind)[0]], env, shape, stat_axis=inst.axis)
         for u in range(shape[0]):
             beta_pairs.append((sp.diff(cost, env[beta][u, 0]), forms[dbeta][u, 0], f"unit {u + 1} at {shape}"))
             gamma_pairs.append((sp.diff(cost, env[gamma][u, 0]), forms[dgamma][u, 0], f"unit {u + 1} at {shape}"))
@@ -302,7 +293,7 @@ class _Staged:
 
     def run(self, forms: Sequence[tuple[ArraySymbol, sp.Expr]]) -> dict[sp.Symbol, sp.Matrix]:
         env = {z: self.Z, mu: self.M, var: self.V, dx_hat: self.D}
-        return _run(forms, env, self.inst.shape, self.inst.axis)
+        return evaluate_forms(forms, env, self.inst.shape, stat_axis=self.inst.axis)
 
     def group_symbol(self, M: sp.Matrix, g: int) -> sp.Symbol:
         return M[g, 0] if self.inst.axis == 1 else M[0, g]
@@ -331,12 +322,13 @@ def _through_stats(kind: str) -> dict[str, Check]:
                                                _rationalise(-free[inv_std][i, j], roots_free),
                                                f"entry ({i + 1},{j + 1}) at {shape}"))
         # sigma^2 as the function of z and mu it is: its derivative by mu, and the total dC/dmu through it
-        tied = _run([(centred, z - mu), (var, StatSum(centred**2) / count)], {z: st.Z, mu: st.M}, shape, inst.axis)
+        tied = evaluate_forms([(centred, z - mu), (var, StatSum(centred**2) / count)], {z: st.Z, mu: st.M}, shape,
+                              stat_axis=inst.axis)
         share = evaluate(-2 * StatSum(centred) / count, tied, shape, stat_axis=inst.axis)
-        tied = _run([(inv_std, (var + eps) ** -_HALF), (x_hat, centred * inv_std)], {**tied, dx_hat: st.D}, shape,
-                    inst.axis)
+        tied = evaluate_forms([(inv_std, (var + eps) ** -_HALF), (x_hat, centred * inv_std)],
+                              {**tied, dx_hat: st.D}, shape, stat_axis=inst.axis)
         total = sp.Add(*[st.D[i, j] * tied[x_hat][i, j] for i, j in inst.entries()])
-        staged = _run([(dvar, chain[dvar]), (dmu, chain[dmu])], tied, shape, inst.axis)
+        staged = evaluate_forms([(dvar, chain[dvar]), (dmu, chain[dmu])], tied, shape, stat_axis=inst.axis)
         roots_tied = inst.roots(tied[var])
         for g in range(inst.groups):
             r, c = inst.representative(g)
@@ -362,7 +354,7 @@ def _at_mean(kind: str) -> tuple[Check, Check]:
         inst, values, _ = _forward(kind, shape)
         roots = inst.roots(values[var])
         sums = evaluate(StatSum(centred), values, shape, stat_axis=inst.axis)
-        staged = _run(chain[:3], values, shape, inst.axis)
+        staged = evaluate_forms(chain[:3], values, shape, stat_axis=inst.axis)
         short = evaluate(-StatSum(dx_hat) * inv_std, staged, shape, stat_axis=inst.axis)
         for g in range(inst.groups):
             r, c = inst.representative(g)
@@ -481,7 +473,7 @@ def derive_bias_before_norm() -> Derivation:
     for units, width, samples in BIAS_SIZES:
         Wm, Am, bm = _matrix("w", units, width), _matrix("a", width, samples), _column("b", units)
         env = {**_Instance(kind, (units, samples)).arrays(), z: Wm * Am + bm * sp.ones(1, samples)}
-        values = _run(forward_forms(kind), env, (units, samples), STAT_AXIS[kind])
+        values = evaluate_forms(forward_forms(kind), env, (units, samples), stat_axis=STAT_AXIS[kind])
         cost = sp.Add(*[env[dy][i, j] * values[y][i, j] for i in range(units) for j in range(samples)])
         zero += [(sp.diff(cost, bm[u, 0]), sp.Integer(0), f"b_{u + 1} at {(units, width, samples)}")
                  for u in range(units)]

@@ -24,7 +24,7 @@ import numpy as np
 
 from derive.verification.rows import BOUNDS, Row, Verdict, all_elements, compared, largest_block, proven_zero
 from derive.verification.witnesses import Witness
-from numeric.errors import BadInput
+from numeric.backprop import masks_columns
 from numeric.instances import to_one_hot
 from numeric.layers import Dense
 from numeric.metrics import block_relative_error
@@ -56,13 +56,7 @@ def torch_norm(layer: Dense, F: Any, p: Mapping[str, Any], z: Any) -> Any:
     """
     norm = layer.norm
     gamma, beta = p[norm.gamma].reshape(-1), p[norm.beta].reshape(-1)
-    samples_first = z.T
-    if norm.kind == "batchnorm":
-        out = F.batch_norm(samples_first, None, None, weight=gamma, bias=beta, training=True, eps=norm.eps)
-    elif norm.kind == "layernorm":
-        out = F.layer_norm(samples_first, (norm.n,), weight=gamma, bias=beta, eps=norm.eps)
-    else:  # a new normalisation kind needs its torch op here before the oracle can vouch for it
-        raise BadInput(f"the torch oracle has no op for normalisation {norm.kind!r} in layer {layer.index}")
+    out = norm.torch(F, z.T, gamma, beta)
     return out.T
 
 
@@ -75,28 +69,13 @@ def _cost(spec: ModelSpec, F: Any, z: Any, a: Any, target: Any) -> Any:
     return cost.torch(F, a, target, spec.sizes[-1])
 
 
-def _masks(spec: ModelSpec, masks: Masks, m: int) -> dict[int, np.ndarray]:
-    """Layer index -> its dropout mask in the columns layout (validated as numeric.backprop validates it); empty
-    for ``masks=None`` (dropout off, as in numeric.backprop)."""
-    if masks is None:
-        return {}
-    layers = spec.dropout_layers()
-    if not layers:
-        raise BadInput(f"masks given, but {spec.title} has no dropout (build it with --keep-prob P)")
-    missing = [d.mask for d in layers if d.mask not in masks]
-    if missing:
-        raise BadInput(f"masks for {spec.title}: missing {', '.join(missing)} (one 0/1 array per dropout layer)")
-    return {d.index: spec.layout.to_columns(d.check_mask(masks[d.mask], spec.layout, m)).astype(np.float64)
-            for d in layers}
-
-
 def _total(spec: ModelSpec, leaves: Mapping[str, Any], x: np.ndarray, y: np.ndarray, masks: Masks) -> Any:
     """The loss C as a torch scalar, a function of ``leaves`` (the parameters in the spec's layout)."""
     import torch
     import torch.nn.functional as F
 
     m = x.shape[spec.layout.sample_axis]
-    drop = _masks(spec, masks, m)
+    drop = masks_columns(spec, masks, m, np.dtype(np.float64))  # checked as the reference checks them
     p = {k: spec.layout.to_columns(v) for k, v in leaves.items()}
     a = spec.layout.to_columns(torch.tensor(x, dtype=torch.float64))
     y = np.asarray(y)
@@ -107,15 +86,14 @@ def _total(spec: ModelSpec, leaves: Mapping[str, Any], x: np.ndarray, y: np.ndar
         z = torch_affine(layer, p, a)
         u = z if layer.norm is None else torch_norm(layer, F, p, z)
         a = layer.activation.torch(F, u, layer.act.param, UNITS)
-        if layer.index in drop:
-            a = a * torch.tensor(drop[layer.index], dtype=torch.float64) / layer.dropout.keep
+        if drop[layer.index - 1] is not None:
+            a = layer.dropout.forward(torch.tensor(drop[layer.index - 1], dtype=torch.float64), a)
     # the cost is taken at the output layer's own u and a (it has no normalisation: u is z^L)
     total = _cost(spec, F, u, a, target).sum()
     if spec.reduction == "mean":
         total = total / m
     if spec.penalty is not None:
-        n = spec.penalty.n if spec.penalty.n is not None else m
-        total = total + spec.penalty.lam / (2 * n) * sum((leaves[w] ** 2).sum() for w in spec.weight_names())
+        total = total + spec.penalty.term([leaves[w] for w in spec.weight_names()], m)
     return total
 
 
