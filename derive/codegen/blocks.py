@@ -308,7 +308,7 @@ class BlockLines(ModelLines):
 
     def _backward(self) -> list[str]:
         """The errors from the output layer down, through dropout, f' and the normalisation of each hidden layer."""
-        N, L = self.forms.names, self.output
+        N = self.forms.names
         body = []
         for dense in reversed(self.spec.layers):
             l, E = dense.index, self.forms.layers[dense.index].E
@@ -328,7 +328,6 @@ class BlockLines(ModelLines):
                     body.append(f"    {self.name(N.E(l))} *= {self.act_printer.call(factor, self.buffer('S', l))}")
             if h.norm is not None:
                 body += self._norm_backward(l, h.norm)
-        del L
         return body
 
     def _gradient_entries(self, with_penalty: bool) -> list[str]:
