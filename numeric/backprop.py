@@ -101,6 +101,8 @@ def _batch_size(spec: ModelSpec, x: Array) -> int:
     if x.shape != spec.x_shape(m):
         raise BadInput(f"x has shape {x.shape}, expected {spec.x_shape(m)} for net {spec.net}, {spec.layout} "
                        f"layout (n_0 = {spec.sizes[0]})")
+    if m == 0:
+        raise BadInput(f"x has shape {x.shape}: no samples (m = 0); a batch needs at least one")
     return m
 
 

@@ -6,10 +6,12 @@ description. Names are accepted wherever ``--net ...`` is.
 
 from __future__ import annotations
 
+from numeric.conv_spec import ConvNetSpec
 from numeric.errors import SpecError
+from numeric.rnn_spec import RnnSpec
 from numeric.spec import ModelSpec
 
-__all__ = ["CATALOG", "get_model", "model_names"]
+__all__ = ["CATALOG", "SHARED_CATALOG", "all_model_names", "get_model", "model_names", "spec_from_dict"]
 
 
 def _entry(name, description, net, act, cost, reduction="mean", layout="columns", bias=True, **blocks) -> ModelSpec:
@@ -43,13 +45,39 @@ CATALOG: dict[str, ModelSpec] = {
 }
 
 
+#: the catalog models with shared weights (convolution, recurrence): their own spec classes, kernels and chapters
+SHARED_CATALOG: dict[str, ConvNetSpec | RnnSpec] = {
+    m.name: m
+    for m in (
+        ConvNetSpec.build("1x8x8-c4k3p1-pool2-flat-10", "relu,softmax", "cce", name="lenet_tiny",
+                          description="a tiny LeNet: 3x3 convolution with 4 filters, ReLU, 2x2 max-pool, dense "
+                                      "64 -> 10, softmax"),
+        RnnSpec.build("5-8-5", 4, name="char_rnn",
+                      description="min-char-rnn: a vanilla tanh RNN over 5 tokens, 8 hidden units, T = 4"),
+    )
+}
+
+
 def model_names() -> list[str]:
+    """The dense catalog models."""
     return list(CATALOG)
 
 
-def get_model(name: str) -> ModelSpec:
+def all_model_names() -> list[str]:
+    """Every catalog model: the dense ones, then those with shared weights."""
+    return [*CATALOG, *SHARED_CATALOG]
+
+
+def get_model(name: str) -> ModelSpec | ConvNetSpec | RnnSpec:
     """The catalog model called ``name``; :class:`SpecError` listing the names otherwise."""
-    try:
-        return CATALOG[name]
-    except KeyError:
-        raise SpecError(f"unknown model {name!r}; catalog models: {', '.join(CATALOG)} (or give --net ...)") from None
+    found = CATALOG.get(name) or SHARED_CATALOG.get(name)
+    if found is None:
+        raise SpecError(f"unknown model {name!r}; catalog models: {', '.join(all_model_names())} "
+                        "(or give --net ...)")
+    return found
+
+
+def spec_from_dict(d: dict) -> ModelSpec | ConvNetSpec | RnnSpec:
+    """A spec from its ``to_dict`` data, by its ``kind`` (a dense net's dict has none)."""
+    kinds = {"conv": ConvNetSpec, "rnn": RnnSpec}
+    return kinds.get(d.get("kind", "dense"), ModelSpec).from_dict(d)

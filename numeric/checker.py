@@ -65,7 +65,10 @@ def _evaluate_loss(loss: Callable, params: Mapping[str, Array]) -> float:
     arr = np.asarray(value)
     if arr.size != 1 or not np.issubdtype(arr.dtype, np.number):
         raise BadInput(f"loss(params) must return one number, got {type(value).__name__} of shape {arr.shape}")
-    f0 = float(np.real(arr.reshape(())))
+    if np.iscomplexobj(arr):  # the params given are real: the finite differences need a real loss
+        raise BadInput(f"loss(params) returned a complex number ({arr.reshape(()).item()!r}) for real parameters; "
+                       "return a real float")
+    f0 = float(arr.reshape(()))
     if not np.isfinite(f0):
         raise BadInput(f"loss(params) is {f0} at the given params: nothing can be checked there")
     return f0

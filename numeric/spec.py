@@ -29,6 +29,7 @@ from numeric.functions import ACTIVATIONS as FUNCTION_ACTIVATIONS
 from numeric.functions import COSTS as FUNCTION_COSTS
 from numeric.functions import Activation, Cost
 from numeric.layers import Dense
+from numeric.limits import MAX_ACT_PARAM, MAX_UNITS, exact_text
 from numeric.normalisation import NORMS
 from numeric.penalty import L2
 from numeric.spec_blocks import block_options
@@ -37,11 +38,14 @@ __all__ = [
     "ACTIVATIONS",
     "COSTS",
     "LAYOUTS",
+    "MAX_ACT_PARAM",
+    "MAX_UNITS",
     "NORMS",
     "REDUCTIONS",
     "ActSpec",
     "Layout",
     "ModelSpec",
+    "exact_text",
     "parse_activations",
     "parse_net",
 ]
@@ -115,8 +119,7 @@ class ActSpec:
         if self.param is None:
             return self.name
         # the text identifies the model (hashes, cache keys, kernel names): short where that loses no digit
-        short = f"{self.param:g}"
-        return f"{self.name}:{short if float(short) == self.param else repr(self.param)}"
+        return f"{self.name}:{exact_text(self.param)}"
 
     @property
     def entry(self) -> Activation:
@@ -142,8 +145,9 @@ class ActSpec:
             raise SpecError(
                 f"activation parameter in {text.strip()!r} is not a number; write e.g. {name}:{default:g}"
             ) from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise SpecError(f"activation parameter in {text.strip()!r} must be finite")
+        if not abs(value) <= MAX_ACT_PARAM:  # also NaN
+            raise SpecError(f"activation parameter in {text.strip()!r} must be finite with |value| <= "
+                            f"{MAX_ACT_PARAM:g}, e.g. {name}:{default:g}")
         return cls(name, value)
 
 
@@ -156,7 +160,13 @@ def parse_net(text: str) -> tuple[int, ...]:
         raise SpecError(
             f"--net {text!r} is not a list of positive layer sizes joined by '-', e.g. 3-30-10-3-1"
         )
-    sizes = tuple(int(part) for part in text.split("-"))
+    parts = text.split("-")
+    big = next((p for p in parts if len(p.lstrip("0")) > len(str(MAX_UNITS)) or int(p) > MAX_UNITS), None)
+    if big is not None:
+        shown = big if len(big) <= 20 else f"{big[:12]}... ({len(big)} digits)"
+        raise SpecError(f"--net: layer size {shown} is larger than {MAX_UNITS:,} units; give each size as a "
+                        "positive integer of at most that")
+    sizes = tuple(int(part) for part in parts)
     if any(n < 1 for n in sizes):
         raise SpecError(f"--net {text!r}: every layer size must be at least 1")
     return sizes
@@ -229,6 +239,8 @@ class ModelSpec:
                 raise SpecError("a net needs at least an input and an output size, e.g. [3, 1]")
             if any(n < 1 for n in sizes_t):
                 raise SpecError(f"every layer size must be at least 1, got {list(sizes_t)}")
+            if any(n > MAX_UNITS for n in sizes_t):
+                raise SpecError(f"every layer size must be at most {MAX_UNITS:,} units")
         acts = parse_activations(activations, len(sizes_t) - 1)
         if cost not in FUNCTION_COSTS:
             raise SpecError(f"unknown cost {cost!r}; known costs: {', '.join(FUNCTION_COSTS)}")
@@ -393,9 +405,10 @@ class ModelSpec:
         if self.norm is not None:
             flags += f" --norm {self.norm}"
         if self.keep_prob is not None:
-            flags += f" --keep-prob {self.keep_prob:g}"
+            flags += f" --keep-prob {exact_text(self.keep_prob)}"
         if self.penalty is not None:
-            flags += f" --l2 {self.penalty.lam:g}" + ("" if self.penalty.n is None else f" --l2-n {self.penalty.n}")
+            flags += f" --l2 {exact_text(self.penalty.lam)}" + (
+                "" if self.penalty.n is None else f" --l2-n {self.penalty.n}")
         return flags
 
     @property
@@ -408,7 +421,7 @@ class ModelSpec:
         if not self.bias:
             parts.append("nobias")
         for key, value in self.extras_dict().items():
-            parts.append(f"{key.replace('_', '')}{value:g}" if not isinstance(value, str) else f"{value}norm")
+            parts.append(f"{key.replace('_', '')}{exact_text(value)}" if not isinstance(value, str) else f"{value}norm")
         return re.sub(r"[^A-Za-z0-9_]+", "p", "_".join(parts))
 
     @property

@@ -11,6 +11,8 @@ import tempfile  # noqa: E402
 # The suite never reads or writes the user's cache (~/.cache/bpv): one fresh cache per test session, so the
 # tests measure and check cold derivations, whatever the machine ran before.
 os.environ["BPV_CACHE_DIR"] = tempfile.mkdtemp(prefix="bpv-test-cache-")
+# ... and never the user's cache key: one per session, outside the cache folder (derive.core.signing)
+os.environ["BPV_KEY_FILE"] = os.path.join(tempfile.mkdtemp(prefix="bpv-test-key-"), "cache.key")
 
 import random  # noqa: E402
 

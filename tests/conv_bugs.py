@@ -13,7 +13,9 @@ the kernel offsets rather than im2col, and dx by the textbook formula rather tha
   and dw's windows taken at stride 1; invisible when the forward's stride is 1);
 * ``max_pool_forward(x, pool_param) -> (out, cache)``, ``pool_param = {"pool_height", "pool_width", "stride"}``,
   and ``max_pool_backward(dout, cache, bug)``, the gradient to the first maximum of each window (row-major); bug
-  ``route_to_all``: every element of the window gets the window's dout.
+  ``route_to_all``: every element of the window gets the window's dout; and a control, ``average_routing``: every
+  element gets dout / (kh kw), an average-pool's backward (wrong for a max-pool, but not the bug named
+  "routes to every element").
 
 Forwards stay analytic (maxima compared on ``.real``) so that the complex step works on them. Tests import it by
 name (``import conv_bugs``: pytest puts tests/ on the path).
@@ -34,6 +36,7 @@ BUGS = {
     "unflipped": "conv_backward: dx as the full convolution of dout with the kernel NOT flipped",
     "stride_ignored": "conv_backward: stride 1 in the backward (dout not dilated, dw's windows at stride 1)",
     "route_to_all": "max_pool_backward: every element of a window gets its dout, not only the maximum",
+    "average_routing": "max_pool_backward (a control): every element of a window gets dout / (kh kw)",
 }
 
 
@@ -105,6 +108,9 @@ def max_pool_backward(dout: Array, cache: tuple, bug: str | None = None) -> Arra
     dx = np.zeros(shape, dtype=dout.dtype)
     for u in range(kh):
         for v in range(kw):
-            share = dout if bug == "route_to_all" else dout * (first == u * kw + v)
+            if bug in ("route_to_all", "average_routing"):
+                share = dout if bug == "route_to_all" else dout / (kh * kw)
+            else:
+                share = dout * (first == u * kw + v)
             dx[:, :, u:u + s * Ho:s, v:v + s * Wo:s] += share
     return dx

@@ -88,7 +88,6 @@ def test_catalog_every_textbook_claim_is_proven(tmp_path, capsys):
 
 
 def test_the_manual_has_examples(capsys):
-    with pytest.raises(SystemExit):
-        main(["check", "--help"])
+    assert main(["check", "--help"]) == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "bpv check --catalog" in out and "% bpv:" in out

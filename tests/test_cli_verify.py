@@ -108,10 +108,10 @@ def test_two_jobs_give_the_same_rows_as_one_in_the_given_order(capsys, tmp_path)
 
 @pytest.mark.parametrize("argv, message", [
     (["no_such_model"], "unknown model 'no_such_model'"),
-    (["--jobs", "0", "binary_classifier"], "--jobs must be at least 1"),
+    (["--jobs", "0", "binary_classifier"], "--jobs/-j: 0 is not a number of processes"),
     (["--act", "relu"], "describe a model given with --net"),
     (["--net", "3-x"], "is not a list of positive layer sizes"),
-    (["--seed", "-3", "binary_classifier"], "--seed must be a non-negative integer"),
+    (["--seed", "-3", "binary_classifier"], "--seed: -3 is out of range; give a non-negative integer"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import derive.verification.api as api
+from derive.core import signing
 from derive.verification import sampling
 from derive.verification.api import verify, verify_model, verify_models
 from derive.verification.kernel_check import generated_source, shipped_kernel_row
@@ -164,6 +165,13 @@ def test_probes_catch_a_corrupted_bias_gradient_in_a_sampled_model(monkeypatch):
 
 
 # ----- the cache ------------------------------------------------------------------------------------------------------
+def _entry(path) -> dict:
+    """A verify cache entry's JSON, read past its signature line (derive.core.signing)."""
+    payload = signing.unsign(path.read_bytes())
+    assert payload is not None, f"{path} is not a signed entry"
+    return json.loads(payload)
+
+
 def test_results_are_cached_by_seed_and_a_corrupt_entry_is_recomputed(tmp_path):
     first = verify_model(SMALL, seed=3, checks=NUMERIC, cache_root=tmp_path)
     assert not first.cached
@@ -171,12 +179,11 @@ def test_results_are_cached_by_seed_and_a_corrupt_entry_is_recomputed(tmp_path):
     assert again.cached and again.rows == first.rows
     other = verify_model(SMALL, seed=4, checks=NUMERIC, cache_root=tmp_path)
     assert not other.cached
-    (entry,) = [p for p in (tmp_path / "verify").glob("*.json")
-                if json.loads(p.read_text())["seed"] == 3]
+    (entry,) = [p for p in (tmp_path / "verify").glob("*.json") if _entry(p)["seed"] == 3]
     entry.write_text('{"model": "half a file')
     redo = verify_model(SMALL, seed=3, checks=NUMERIC, cache_root=tmp_path)
     assert not redo.cached and redo.rows == first.rows
-    assert json.loads(entry.read_text())["seed"] == 3  # rewritten whole
+    assert _entry(entry)["seed"] == 3  # rewritten whole
     assert not list((tmp_path / "verify").glob(".*.tmp"))
 
 
@@ -190,9 +197,9 @@ def test_an_injected_kernel_never_reuses_the_generated_kernels_cache_entry(tmp_p
 def test_a_cache_entry_that_breaks_the_schema_is_not_used(tmp_path):
     verify_model(SMALL, checks=("kernel",), cache_root=tmp_path)
     (entry,) = (tmp_path / "verify").glob("*.json")
-    d = json.loads(entry.read_text())
+    d = _entry(entry)
     d["rows"][0]["verdict"] = "maybe"
-    entry.write_text(json.dumps(d))
+    entry.write_bytes(signing.sign(json.dumps(d).encode()))  # authentic, but not a valid result
     assert not verify_model(SMALL, checks=("kernel",), cache_root=tmp_path).cached
 
 

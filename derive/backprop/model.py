@@ -96,7 +96,8 @@ def fixed_width_cap(spec: ModelSpec) -> int:
 
 #: the role of each part, so that a part that failed is still found by what it stands for
 _ROLES = {"model functions": Role.MODEL, "general rule": Role.GENERAL_RULE, "fixed width": Role.FIXED_WIDTH,
-          "batch forms": Role.BATCH, "end to end": Role.END_TO_END, "blocks": Role.MODEL}
+          "batch forms": Role.BATCH, "end to end": Role.END_TO_END, "blocks": Role.MODEL,
+          "layers": Role.MODEL}
 
 
 def _error_part(title: str, exc: BaseException, spec: ModelSpec | None = None) -> Derivation:
@@ -151,6 +152,10 @@ def _plan(spec: ModelSpec, progress: Callable[[str], None] | None, full_limit: i
     from derive.backprop.general_rule import derive_general_rule
     from derive.backprop.model_functions import model_function_derivations
 
+    if getattr(spec, "kind", "dense") != "dense":  # convolution, recurrence: their own parts
+        from derive.backprop.shared_parts import shared_plan
+
+        return shared_plan(spec)
     if spec.plain:
         steps = [
             ("model functions", lambda: model_function_derivations(spec)),

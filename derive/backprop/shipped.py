@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from derive.core import shipped
 
@@ -30,13 +31,31 @@ ARTEFACTS: dict[tuple[str, str], Callable[[], object]] = {
 
 
 def stale() -> list[str]:
-    """The artefacts whose recorded key differs from the key computed now (or that are missing)."""
+    """The artefacts whose recorded key differs from the key computed now, that are missing, or whose payload
+    digest is not the one :mod:`derive.shipped_digests` records."""
     out = []
+    trusted = shipped.trusted_digests()
     for module, name in ARTEFACTS:
         head = shipped.header(module, name)
-        if head is None or head.get("key") != shipped.shipped_key(module):
+        if (head is None or head.get("key") != shipped.shipped_key(module)
+                or trusted.get(f"{module}:{name}") != head.get("payload_sha256")):
             out.append(f"{module}:{name}")
     return out
+
+
+def _write_digests(digests: dict[str, str]) -> Path:
+    """:mod:`derive.shipped_digests`, the code that vouches for each shipped payload."""
+    import importlib.util
+
+    from derive.core.files import atomic_write_text
+
+    lines = ['"""The SHA-256 of every shipped artefact\'s payload: written by ``python -m derive.backprop.shipped``, '
+             'never by', 'hand. :func:`derive.core.shipped.load` unpickles a payload only when its digest is recorded '
+             'here."""', "", "DIGESTS = {"]
+    lines += [f"    {key!r}: {value!r}," for key, value in sorted(digests.items())]
+    lines += ["}", ""]
+    path = Path(importlib.util.find_spec("derive").origin).with_name("shipped_digests.py")
+    return atomic_write_text(path, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         for item in old:
             print(f"stale or missing: {item} (run python -m derive.backprop.shipped)", file=sys.stderr)
         return 1 if old else 0
+    digests = {}
     for (module, name), make in ARTEFACTS.items():
         path = shipped.store(module, name, make())
+        digests[f"{module}:{name}"] = shipped.header(module, name)["payload_sha256"]
         print(f"wrote {path}")
+    print(f"wrote {_write_digests(digests)}")
     return 0
 
 

@@ -102,6 +102,10 @@ def check_equation(latex: str, context: Context, previous: str | None = None, se
         prev = split_relation(previous)
         if prev.ops and prev.sides[-1]:
             rel.sides[0] = prev.sides[-1]
+    from derive.claims.shared import check_shared, is_shared
+
+    if is_shared(context):  # a convolutional or recurrent net: the layer's own names (derive.claims.shared)
+        return check_shared(rel, context, seed)
     if not context.spec.plain:  # a model with an L2 term, dropout or normalisation: the blocks' own names first
         from derive.claims.blocks import check_block
 
@@ -218,11 +222,12 @@ def _combine(verdicts: list[Verdict]) -> Verdict:
 
 def _job(latex: str, spec: dict, source: str, dz: str | None, cost_known: bool, previous: str | None, seed: int,
          layer_subscripts: bool, jacobian: str | None = None, declared: bool = False) -> dict:
-    from numeric.spec import ModelSpec
+    from derive.claims.shared import describe
+    from numeric.catalog import spec_from_dict
 
-    context = Context(ModelSpec.from_dict(spec), source, dz, cost_known, jacobian, declared)
+    context = Context(spec_from_dict(spec), source, dz, cost_known, jacobian, declared)
     out = check_equation(latex, context, previous, seed, layer_subscripts)
-    out["context"] = context.describe()
+    out["context"] = describe(context)
     return out
 
 
@@ -288,8 +293,14 @@ def _row(eq: Equation, result: dict, ctx: Context, text: str) -> Row:
             reason += f"; understood instead: {result['hint']}"
     return Row(eq.line, eq.tag, eq.label, eq.latex, result.get("understood"), result["verdict"], reason,
                result.get("method", ""), result.get("diagnosis"), result.get("counterexample"),
-               result.get("context", ctx.describe()), result.get("strength"), result.get("repair"), column,
+               result.get("context") or _describe(ctx), result.get("strength"), result.get("repair"), column,
                result.get("snippet"), result.get("hint"))
+
+
+def _describe(ctx: Context) -> str:
+    from derive.claims.shared import describe
+
+    return describe(ctx)
 
 
 class _State:

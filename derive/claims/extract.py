@@ -46,7 +46,6 @@ _TAG = re.compile(r"\\tag\*?\s*\{([^{}]{0,80})\}")
 _LABEL = re.compile(r"\\label\s*\{([^{}]{0,200})\}")
 _NONUMBER = re.compile(r"\\(nonumber|notag)\b")
 _DIRECTIVE_TEX = re.compile(r"^[ \t]*%+[ \t]*bpv:(.*)$", re.M)
-_DIRECTIVE_MD = re.compile(r"<!--\s*bpv:(.*?)-->", re.S)
 _RELATION = re.compile(r"=|\\equiv|\\approx|:=|\\coloneqq|\\leftarrow|\\rightarrow|\\to\b|\\gets")
 
 
@@ -71,8 +70,12 @@ class Equation:
 def read_document(path: str | Path) -> tuple[str, str]:
     """The text of a ``.tex``/``.md`` file and its kind (``tex`` or ``md``); :class:`BadInput` when unusable."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise BadInput(f"{path}: no such file; give a .tex or .md document")
+    if p.is_dir():
+        raise BadInput(f"{path}: is a folder; give a .tex or .md document in it")
+    if not p.is_file():
+        raise BadInput(f"{path}: not a regular file (a device, a pipe or a socket); give a .tex or .md document")
     size = p.stat().st_size
     if size > MAX_BYTES:
         raise BadInput(f"{path}: {size} bytes is more than the {MAX_BYTES} bytes bpv check reads; split the document")
@@ -84,13 +87,30 @@ def read_document(path: str | Path) -> tuple[str, str]:
     return text, kind
 
 
+def _md_directives(text: str) -> list[tuple[int, str]]:
+    """``(offset, body)`` of every ``<!-- bpv: ... -->``, in one pass: each comment is found once, from its ``<!--``
+    to the first ``-->`` (comments do not nest). A lazy regex from every opener to its ``-->`` rescans the rest of the
+    text for each unclosed opener: 20,000 of them took 35 s."""
+    found = []
+    pos = 0
+    while (start := text.find("<!--", pos)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        body = re.match(r"\s*bpv:(.*)\Z", text[start + 4:end], re.S)
+        if body is not None:
+            found.append((start, body.group(1)))
+        pos = end + 3
+    return found
+
+
 def find_directives(text: str) -> list[tuple[int, str]]:
     """``(line, "act=sigmoid cost=bce ...")`` for every ``% bpv:`` or ``<!-- bpv: -->`` directive."""
-    found = []
-    for rx in (_DIRECTIVE_TEX, _DIRECTIVE_MD):
-        for m in rx.finditer(text):
-            found.append((text.count("\n", 0, m.start()) + 1, m.group(1).strip()))
-    return sorted(found)
+    import bisect
+
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+    spans = [(m.start(), m.group(1)) for m in _DIRECTIVE_TEX.finditer(text)] + _md_directives(text)
+    return sorted((bisect.bisect_left(newlines, start) + 1, body.strip()) for start, body in spans)
 
 
 def _blanked(m: re.Match) -> str:

@@ -35,6 +35,11 @@ def _address_space() -> int:
 
 
 def _serve(conn, fn: Callable[..., dict], parent_end=None) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent reports it and kills this worker; the worker itself must
+    # not print a traceback of its own (it used to: "Process ForkProcess-1: ... KeyboardInterrupt")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent_end is not None:
         parent_end.close()  # else the worker never sees EOF when the parent dies
     try:

@@ -11,7 +11,11 @@ user's document: notation layer, ``latex2sympy2``, semantics, verdict against th
 * the course-notes batch forms dW = (1/m) dZ Aᵀ, db = (1/m) Σ_i dZ^{(i)}, dA^{l−1} = Wᵀ dZ, in the course
   notes' convention (dZ stacks the per-sample ∂C_x/∂z);
 * past the dense layer (:data:`BLOCK_CATALOG`): Nielsen's L2 gradient (eq. 87) and weight-decay update (eq. 93),
-  the inverted-dropout backward dA = dOut * M / p, batch normalisation's dgamma, dbeta and CS231n's compact dx.
+  the inverted-dropout backward dA = dOut * M / p, batch normalisation's dgamma, dbeta and CS231n's compact dx;
+* layers with shared weights (:data:`SHARED_CATALOG`, issue 14): the convolution's dK, db and dX in index notation
+  (the dilated-G form, the full convolution with the flipped kernel, a stride-1 form of the model's layer), max-pool
+  routing to the first maximum, and backpropagation through time of min-char-rnn (dy, dh with dh_next, dh_raw,
+  the parameter gradients summed over the steps).
 
 :func:`round_trip` checks that what was understood, printed with the book printer and read again, is the same
 expression (for every catalog entry: tested).
@@ -25,7 +29,7 @@ import sympy as sp
 
 from derive.claims.notation import echo, split_relation, understand_equation
 
-__all__ = ["BLOCK_CATALOG", "CATALOG", "CatalogClaim", "catalog_document", "round_trip"]
+__all__ = ["BLOCK_CATALOG", "CATALOG", "SHARED_CATALOG", "CatalogClaim", "catalog_document", "round_trip"]
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,50 @@ BLOCK_CATALOG: tuple[CatalogClaim, ...] = (
 )
 
 
+_CONV = "model=lenet_tiny"
+_RNN = "model=char_rnn"
+
+#: claims about layers with shared weights, in the layers' own names (read by :mod:`derive.claims.shared_names`;
+#: convolution and max-pool in index notation, 0-based; the recurrent net in matrix notation)
+SHARED_CATALOG: tuple[CatalogClaim, ...] = (
+    CatalogClaim("conv-dK", r"\frac{\partial C}{\partial K_{o,c,u,v}} = \sum_{n,i,j} \delta_{n,o,i,j} \, "
+                 r"X_{n,c,\,i s+u-p,\,j s+v-p}", _CONV,
+                 "convolution, kernel gradient: the input correlated with the upstream gradient (stride s, padding p)"),
+    CatalogClaim("conv-db", r"\frac{\partial C}{\partial b_o} = \sum_{n,i,j} \delta_{n,o,i,j}", _CONV,
+                 "convolution, bias gradient: the upstream gradient summed over samples and positions"),
+    CatalogClaim("conv-dX", r"\frac{\partial C}{\partial X_{n,c,h,w}} = \sum_{o,u,v} \delta_{n,o,\,(h+p-u)/s,\,"
+                 r"(w+p-v)/s} \, K_{o,c,u,v}", _CONV,
+                 "convolution, input gradient: G dilated by the stride (an entry off the grid is 0)"),
+    CatalogClaim("conv-dx-full", r"dx_{n,c,h,w} = \sum_{f,u,v} dout_{n,f,\,(h+p-k+1+u)/s,\,(w+p-k+1+v)/s} \, "
+                 r"w_{f,c,k-1-u,k-1-v}", _CONV,
+                 "convolution, input gradient (CS231n names): the full convolution of dout with the flipped kernel"),
+    CatalogClaim("conv-dw-model", r"dw_{f,c,u,v} = \sum_{n,i,j} dout_{n,f,i,j} \, x_{n,c,i+u-1,j+v-1}", _CONV,
+                 "convolution, kernel gradient of the model's layer (stride 1, padding 1)"),
+    CatalogClaim("pool-route", r"\frac{\partial C}{\partial X_{h,w}} = G_{\lfloor h/2 \rfloor,\lfloor w/2 \rfloor} "
+                 r"\, \mathbb{1}\left[(h,w) = \operatorname{argmax} P_{\lfloor h/2 \rfloor,\lfloor w/2 \rfloor}"
+                 r"\right]", _CONV, "2 x 2 max-pool: the gradient goes to the (first) maximum of each window"),
+    CatalogClaim("rnn-dy", r"dy_t = \frac{1}{m} (p_t - y_t)", _RNN,
+                 "RNN: softmax with cross-entropy at each step (y_t the one-hot target)"),
+    CatalogClaim("rnn-dh", r"dh_t = W_{hy}^T dy_t + dh_{next}", _RNN,
+                 "BPTT: the state gets the gradient of its output and of the next step"),
+    CatalogClaim("rnn-dhraw", r"dh_{raw,t} = (1 - h_t \odot h_t) \odot dh_t", _RNN, "BPTT: back through the tanh"),
+    CatalogClaim("rnn-dh-next", r"\frac{\partial C}{\partial h^{(t)}} = W_{hy}^T dy^{(t)} + W_{hh}^T dh_{raw}^{(t+1)}",
+                 _RNN, "BPTT with superscript steps: what step t + 1 sends back to h_t written out (0 after T)"),
+    CatalogClaim("rnn-dWhh", r"dW_{hh} = \sum_{t=1}^{T} dh_{raw,t} \, h_{t-1}^T", _RNN,
+                 "BPTT: the recurrent weights, summed over the steps"),
+    CatalogClaim("rnn-dWxh", r"dW_{xh} = \sum_t dh_{raw,t} \, x_t^T", _RNN, "BPTT: the input weights"),
+    CatalogClaim("rnn-dWhy", r"\frac{\partial C}{\partial W_{hy}} = \sum_t dy_t \, h_t^T", _RNN,
+                 "BPTT: the output weights"),
+    CatalogClaim("rnn-dbh", r"db_h = \sum_t dh_{raw,t} \mathbb{1}", _RNN,
+                 "BPTT: the hidden bias (the ones vector sums over the sequences)"),
+    CatalogClaim("rnn-dby", r"db_y = \sum_t dy_t", _RNN, "BPTT: the output bias"),
+)
+
+
 def catalog_document() -> str:
     """The catalog as a Markdown document with one directive per claim (what ``bpv check --catalog`` checks)."""
     parts = ["# bpv catalog of textbook claims", ""]
-    for c in (*CATALOG, *BLOCK_CATALOG):
+    for c in (*CATALOG, *BLOCK_CATALOG, *SHARED_CATALOG):
         parts += [f"<!-- bpv: {c.context} -->", f"{c.source}:", "", f"$$ {c.latex} \\tag{{{c.name}}} $$", ""]
     return "\n".join(parts)
 

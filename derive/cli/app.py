@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import derive.cli.commands as commands_pkg
+from derive.cli.outputs import validate_outputs
 from numeric.errors import BadInput
 
 __all__ = ["CommandInfo", "build_parser", "command_table", "main"]
@@ -118,6 +119,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(info.name, help=info.help, description=mod.DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
+        p.add_argument("--force", action="store_true",
+                       help="overwrite existing output files that bpv did not write (or that were edited since)")
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -143,11 +146,15 @@ def _glue_negative_values(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = _glue_negative_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (already printed): a code, in-process too
+        return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
+        validate_outputs(args)  # before any work: a bad output location wastes nothing
         return int(args._run(args))
     except BadInput as err:
         print(f"bpv {args.command}: error: {err}", file=sys.stderr)

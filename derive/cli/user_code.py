@@ -73,32 +73,61 @@ def user_function(module: ModuleType, func: str, path: Path) -> Any:
     return fn
 
 
-def call_user(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` for a user function: what it raises (or a sys.exit) becomes BadInput naming the call."""
+def call_user(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` for a user function: what it raises (or a sys.exit) becomes BadInput naming the call."""
     name = getattr(fn, "__name__", "the function")
-    announce(f"{name}()")
+    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    announce(f"{name}({shown})")
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except BadInput:
         raise
     except SystemExit as err:
-        raise BadInput(f"{name}() called sys.exit({err.code!r})") from None
+        raise BadInput(f"{name}({shown}) called sys.exit({err.code!r})") from None
     except Exception as err:
-        raise BadInput(f"{name}() raised {type(err).__name__}: {err}") from None
+        raise BadInput(f"{name}({shown}) raised {type(err).__name__}: {err}") from None
+
+
+def _problem(fn: Any, func: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """What ``FUNCTION(*args, **kwargs)`` returned, if it is one of the accepted problem shapes."""
+    from numeric.layer_check import problem_kind
+
+    problem = call_user(fn, *args, **kwargs)
+    wrong = problem_kind(problem)
+    if wrong:
+        shown = "submission" if args else ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise BadInput(f"{func}({shown}) returned {wrong}")
+    return problem
 
 
 def check_target(target: str, options: dict[str, Any], *args: Any) -> Any:
     """Import ``FILE.py``, call ``FUNCTION(*args)`` and check the problem it returns with ``options``.
 
-    ``bpv gradcheck`` calls ``make_problem()``; ``bpv grade`` calls ``make_problem(student_module)``. Runs in the
-    child process of :mod:`derive.cli.isolation`.
+    ``bpv gradcheck`` calls ``make_problem()``; ``bpv grade`` calls ``make_problem(student_module)``. Wrong rows are
+    named by the experiments of :mod:`numeric.named_bugs` where one supports a name. When ``make_problem`` takes the
+    number of time steps (``def make_problem(T=4)``, and no ``args``), the prefixes T' = 1..T are checked too and the
+    first failing one is reported (:mod:`numeric.time_steps`). Runs in the child process of
+    :mod:`derive.cli.isolation`.
     """
-    from numeric.layer_check import check_problem, problem_kind
+    from numeric.layer_check import check_problem
+    from numeric.named_bugs import check_named, explain_in_time
+    from numeric.time_steps import check_time_steps, localise_in_time, steps_parameter
 
     path, func = split_target(target)
     fn = user_function(import_file(path, "bpv_problem"), func, path)
-    problem = call_user(fn, *args)
-    wrong = problem_kind(problem)
-    if wrong:
-        raise BadInput(f"{func}({'submission' if args else ''}) returned {wrong}")
-    return check_problem(problem, **options)
+    steps = None if args else steps_parameter(fn, func)
+    result = check_named(_problem(fn, func, args, {}), **options)
+    if steps is None:
+        return result
+    name, T = steps
+    quiet = {**options, "progress": False}
+
+    def make(t: int) -> Any:
+        return _problem(fn, func, (), {name: t})
+
+    try:
+        prefixes = check_time_steps(make, T, lambda problem: check_problem(problem, **quiet), full=result)
+    except BadInput as err:  # the full problem's verdict stands; only the localisation in time is lost
+        result.notes.append(f"the prefixes {name}' = 1..{T} were not checked: {err}")
+        return result
+    return explain_in_time(make, localise_in_time(result, prefixes), prefixes)

@@ -10,8 +10,8 @@ each name is imported on first use.
 
 from __future__ import annotations
 
-__all__ = ["KernelPrinter", "derivation_hash", "fold_activation", "generate_kernel_source", "inplace_lines",
-           "kernel_name", "piece_source"]
+__all__ = ["KernelPrinter", "derivation_hash", "fold_activation", "generate_conv_kernel_source",
+           "generate_kernel_source", "generate_rnn_kernel_source", "inplace_lines", "kernel_name", "piece_source"]
 
 from numeric.lazy import lazy_exports
 
@@ -20,6 +20,8 @@ _LAZY = {
     "derivation_hash": "derive.codegen.kernel",
     "fold_activation": "derive.codegen.folded",
     "generate_kernel_source": "derive.codegen.kernel",
+    "generate_conv_kernel_source": "derive.codegen.conv_kernel",
+    "generate_rnn_kernel_source": "derive.codegen.rnn_kernel",
     "inplace_lines": "derive.codegen.inplace",
     "kernel_name": "derive.codegen.kernel",
     "piece_source": "derive.codegen.elementwise",

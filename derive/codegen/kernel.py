@@ -38,7 +38,8 @@ from derive.core.steps import Derivation
 from derive.functions.stable import StableForms, derive_stable_forms, lse, piece_name
 from numeric.spec import ModelSpec
 
-__all__ = ["derivation_hash", "generate_kernel_source", "kernel_name"]
+__all__ = ["ascii_source", "derivation_hash", "elementwise_section", "generate_kernel_source", "kernel_name",
+           "section_rule"]
 
 VERIFY_BOUNDS = ("block-relative error <= 1e-12 against numeric.backprop (forward, loss, gradients) and against "
                  "complex step; central differences with Richardson extrapolation within their own error estimate "
@@ -53,6 +54,10 @@ def kernel_name(spec: ModelSpec) -> str:
 def derivation_hash(spec: ModelSpec) -> str:
     """Digest of every derivation the kernel is printed from (batch forms, stable forms, model functions, blocks,
     update rules)."""
+    if getattr(spec, "kind", "dense") != "dense":  # convolution, recurrence: the hash of their whole derivation
+        from derive.backprop.model import derive_model
+
+        return derive_model(spec).hash()
     h = hashlib.sha256()
     plain = spec.plain_family()
     parts = [derive_batch_forms(plain).derivation, derive_stable_forms(plain).derivation, folded_forms(plain)[1],
@@ -181,6 +186,30 @@ def _elementwise(spec: ModelSpec, stable: StableForms, folded: dict[str, Folded]
     return parts
 
 
+def elementwise_section(family: ModelSpec) -> tuple[str, StableForms, Derivation]:
+    """The element-wise functions of a kernel for ``family``'s activations and cost (printed exactly as a dense
+    kernel prints them, from the proven stable and exp-folded forms), with the two derivations they come from.
+
+    For the kernels that print their own layers (convolution, recurrence): ``family`` is a dense stand-in with
+    their activations, cost, reduction and layout. ValueError when a form does not hold."""
+    stable = derive_stable_forms(family)
+    folded, folded_derivation = folded_forms(family)
+    bad = [s.label for s in stable.derivation.failures() + folded_derivation.failures()]
+    if bad:
+        raise ValueError(f"cannot print element-wise functions from forms that do not hold: {', '.join(bad)}")
+    return "".join(_elementwise(family, stable, folded)), stable, folded_derivation
+
+
+def section_rule(title: str, width: int = 110) -> str:
+    """A section comment of a generated kernel, ruled to column ``width``."""
+    return _rule(title, width)
+
+
+def ascii_source(source: str) -> str:
+    """``source`` unchanged if it is ASCII; ValueError showing where it is not."""
+    return _ascii(source)
+
+
 def _ascii(source: str) -> str:
     try:
         source.encode("ascii")
@@ -192,6 +221,15 @@ def _ascii(source: str) -> str:
 
 def generate_kernel_source(spec: ModelSpec) -> str:
     """The source of the kernel module for ``spec``'s family (deterministic, ASCII, NumPy only)."""
+    kind = getattr(spec, "kind", "dense")
+    if kind == "conv":
+        from derive.codegen.conv_kernel import generate_conv_kernel_source
+
+        return generate_conv_kernel_source(spec)
+    if kind == "rnn":
+        from derive.codegen.rnn_kernel import generate_rnn_kernel_source
+
+        return generate_rnn_kernel_source(spec)
     plain = spec.plain_family()
     forms = derive_batch_forms(plain)
     stable = derive_stable_forms(plain)

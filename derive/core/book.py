@@ -111,6 +111,8 @@ class BookLatexPrinter(LatexPrinter):
         if base in LAYERED and len(idx) >= 1:
             sub = _join_units(idx[1:])
             return f"{name}^{{{idx[0]}}}" + (f"_{{{sub}}}" if sub else "")
+        if ("_" in name or "^" in name) and not name.startswith("("):  # G_s[n, o] prints (G_s)_{no}, not G_{s}_{no}
+            name = f"({name})"
         return f"{name}_{{{_join_units(idx)}}}"
 
     def _print_IndexedBase(self, expr):
@@ -205,6 +207,8 @@ class BookTextPrinter(StrPrinter):
             sup = idx[0] if len(idx[0]) == 1 else f"({idx[0]})"
             sub = _join_units(idx[1:])
             return f"{base}^{sup}" + (f"_{sub}" if sub else "")
+        if ("_" in base or "^" in base) and not base.startswith("("):  # a name with its own script: (G_s)_no
+            base = f"({base})"
         return f"{base}_{_join_units(idx)}"
 
     def _print_Derivative(self, expr):

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "write_json", "write_output"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -39,6 +39,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_output(path: str | os.PathLike, data: bytes | str) -> Path:
+    """A user-facing output: written atomically and recorded in its folder's manifest (:mod:`derive.core.manifest`),
+    so that a later run may replace it and no other file."""
+    from derive.core.manifest import record_written
+
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    written = atomic_write_bytes(path, raw)
+    record_written(written, raw)
+    return written
+
+
 def write_json(target: str, obj: Any) -> None:
     """Write ``obj`` as JSON to ``target`` (a path, or ``-`` for stdout)."""
     text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
@@ -46,4 +57,4 @@ def write_json(target: str, obj: Any) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        atomic_write_text(target, text)
+        write_output(target, text)

@@ -10,7 +10,10 @@ SymPy, a corrupt file) is a miss and the caller derives afresh, as it would with
 artefact costs time, never correctness; ``python -m derive.backprop.shipped --check`` (and a test) fail on one,
 and ``python -m derive.backprop.shipped`` writes it again.
 
-Like the cache, the payload is a pickle: it is as trusted as the source files it ships with.
+The payload is a pickle, and a pickle can run code, so the header's own digest (which whoever edits the file can
+recompute) is not what makes it trusted: :func:`load` unpickles a payload only when its SHA-256 is the one recorded
+in the Python module :mod:`derive.shipped_digests` (written by the same command). Replacing the artefact then needs
+an edit of bpv's code, the trust it ships with; a planted or edited file is never unpickled.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ from typing import Any
 
 from derive.core.files import atomic_write_bytes
 
-__all__ = ["artefact_path", "header", "import_closure", "load", "shipped_key", "store"]
+__all__ = ["DIGESTS_MODULE", "artefact_path", "header", "import_closure", "load", "shipped_key", "store",
+           "trusted_digests"]
+
+#: the module that records the digest of every shipped payload (code: as trusted as the rest of bpv)
+DIGESTS_MODULE = "derive.shipped_digests"
 
 _PACKAGES = ("derive", "numeric")
 
@@ -119,6 +126,18 @@ def store(module: str, name: str, obj: Any) -> Path:
     return atomic_write_bytes(artefact_path(module, name), json.dumps(header).encode() + b"\n" + payload)
 
 
+def trusted_digests() -> dict[str, str]:
+    """``{"module:name": payload sha256}`` from :data:`DIGESTS_MODULE` (empty when it is missing)."""
+    import importlib
+
+    try:
+        found = importlib.import_module(DIGESTS_MODULE)
+    except ImportError:
+        return {}
+    digests = getattr(found, "DIGESTS", {})
+    return dict(digests) if isinstance(digests, dict) else {}
+
+
 def header(module: str, name: str) -> dict | None:
     """The artefact's header, or None when it is missing or unreadable."""
     try:
@@ -136,7 +155,10 @@ def load(module: str, name: str, expected_type: type | None = None) -> Any | Non
         head = json.loads(line)
     except (OSError, ValueError):
         return None
-    if head.get("key") != shipped_key(module) or head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
+    digest = hashlib.sha256(payload).hexdigest()
+    if head.get("key") != shipped_key(module) or head.get("payload_sha256") != digest:
+        return None
+    if trusted_digests().get(f"{module}:{name}") != digest:  # not the payload bpv's code vouches for
         return None
     try:
         obj = pickle.loads(payload)

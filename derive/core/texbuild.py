@@ -13,10 +13,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
-from derive.core.files import atomic_write_bytes, atomic_write_text
+from derive.core.files import write_output
 
 __all__ = ["DEBIAN_PACKAGES", "TexError", "TexMissing", "compile_pdf", "escape_tex", "tex_available"]
 
@@ -40,13 +41,41 @@ class TexMissing(TexError):
     """No TeX engine: the .tex was written, nothing compiled."""
 
 
+def _unicode_tex(ch: str) -> str:
+    """A character outside what pdflatex's T1 fonts typeset: Greek in math mode, else its ASCII letters when
+    Unicode decomposes it into some (NFKD), else its code point (no CJK or emoji fonts are installed)."""
+    if "\u0391" <= ch <= "\u03c9":
+        name = unicodedata.name(ch, "").split()[-1].lower()
+        greek = {"lamda": "lambda"}.get(name, name)
+        return f"$\\{greek.capitalize() if ch.isupper() else greek}$" if greek.isalpha() else f"U+{ord(ch):04X}"
+    ascii_letters = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+    if ascii_letters.strip():
+        return "".join(_SPECIALS.get(c, c) for c in ascii_letters)
+    return f"\\texttt{{U+{ord(ch):04X}}}"
+
+
 def escape_tex(text: str) -> str:
-    r"""Escape a user-supplied string for LaTeX text mode (``_ % & # \`` and friends come out intact).
+    r"""Escape a user-supplied string for LaTeX text mode: ``_ % & # \`` and friends come out intact, any Unicode
+    a user can type becomes something pdflatex typesets (:func:`_unicode_tex`), and control characters (a blank
+    line, ESC, tabs) become spaces: a paragraph break inside a title is a LaTeX error.
 
     >>> escape_tex("my_net 50% & #1 \\o/")
     'my\\_net 50\\% \\& \\#1 \\textbackslash{}o/'
+    >>> escape_tex("Netz für α\n\nβ 中 \x1b")
+    'Netz für $\\alpha$ $\\beta$ \\texttt{U+4E2D} '
     """
-    return "".join(_SPECIALS.get(ch, ch) for ch in str(text))
+    out = []
+    for ch in str(text):
+        if ch in _SPECIALS:
+            out.append(_SPECIALS[ch])
+        elif unicodedata.category(ch)[0] in "CZ" and ch != " ":  # controls, formats, separators: one space
+            if out and out[-1] != " ":
+                out.append(" ")
+        elif ord(ch) < 0x180:  # ASCII, Latin-1, Latin Extended-A: T1 encoding has them
+            out.append(ch)
+        else:
+            out.append(_unicode_tex(ch))
+    return "".join(out)
 
 
 def tex_available() -> bool:
@@ -76,7 +105,7 @@ def compile_pdf(tex: str, pdf_path: str | os.PathLike, *, keep_tex: bool = True,
     pdf_path = Path(pdf_path)
     tex_path = pdf_path.with_suffix(".tex")
     if keep_tex:
-        atomic_write_text(tex_path, tex)
+        write_output(tex_path, tex)
     if not tex_available():
         raise TexMissing(
             f"no TeX engine found (latexmk/pdflatex); wrote {tex_path} but no PDF. Install it with: "
@@ -102,5 +131,5 @@ def compile_pdf(tex: str, pdf_path: str | os.PathLike, *, keep_tex: bool = True,
             log_path = Path(tmp) / "report.log"
             log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout + proc.stderr
             raise TexError(f"LaTeX failed on {tex_path.name}; the previous PDF was kept:\n{_first_error(log)}")
-        atomic_write_bytes(pdf_path, out_pdf.read_bytes())
+        write_output(pdf_path, out_pdf.read_bytes())
     return pdf_path

@@ -43,6 +43,9 @@ __all__ = ["FUNCTIONS", "ExprSyntaxError", "ParsedExpression", "Token", "TokenKi
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 60
+#: binary operations (gates) an expression may have: a circuit beyond this is unreadable, and SymPy's recursive
+#: algorithms exceed Python's stack on the left-deep trees of long sums (a 400-term sum did)
+MAX_OPERATIONS = 120
 #: |exponent| * log10 of the base above which a constant power is refused (it would not fit a float anyway).
 MAX_CONSTANT_POWER_DIGITS = 400
 
@@ -199,6 +202,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
+        self.operations = 0
         self.symbols: dict[str, sp.Symbol] = {}
 
     # ----- helpers -------------------------------------------------------------------------------------------
@@ -301,6 +305,10 @@ class _Parser:
         return tree
 
     def combine(self, op: Token, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        self.operations += 1
+        if self.operations > MAX_OPERATIONS:
+            raise self.error(f"more than {MAX_OPERATIONS} operations: too large for a computational graph; graph "
+                             "a smaller part of it", op)
         if left.is_number and right.is_number:  # fold constants exactly
             if op.text in ("^", "**"):
                 return _check_constant(_fold_power(left, right, self.text, op.pos), self.text, op.pos)

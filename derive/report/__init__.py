@@ -4,6 +4,10 @@
 ``data``            what a report is made of: :class:`ReportData` (gathered) and :class:`Rendered` (typeset)
 ``gather``          collect a model's derivation, kernel, verification and plot data from the modules that make them
 ``sections``        the registry of a model's report sections, in order (name, heading, TeX of the gathered data)
+``shared``          the chapter of a model with shared weights (convolution, recurrence); dispatch on spec.kind
+``shared_layers``   what its layers compute: the definition steps and a picture of each layer
+``shared_steps``    its key steps (found by label, with a sentence each) and symbols renamed for the page
+``pictures``        TikZ pictures from the spec's sizes: the sliding kernel, the pooling windows, the unrolled RNN
 ``notation``        the model card and the Notation section
 ``model``           the forward pass and the cost
 ``derivation``      the derivation section (by :class:`~derive.core.steps.Role`) and the summary line

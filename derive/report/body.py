@@ -13,6 +13,7 @@ from derive.report import layout
 from derive.report.data import Rendered
 from derive.report.gather import Say, gather
 from derive.report.sections import body_tex
+from derive.report.shared import sections_for
 from numeric.spec import ModelSpec
 
 __all__ = ["render_model", "render_safely"]
@@ -29,7 +30,7 @@ def render_model(spec: ModelSpec, *, title: str | None = None, seed: int = 0, us
     data.history = history
     say(f"{spec.name or spec.title}: typesetting")
     verified = None if data.verification is None else bool(data.verification.ok)
-    body = body_tex(data, "section")
+    body = body_tex(data, "section", sections_for(spec))  # dense, or the shared-weight chapter
     return Rendered(spec, title, body, data.holds, verified, dict(data.missing), list(data.errors),
                     time.perf_counter() - t0, dict(data.figures))
 

@@ -20,7 +20,7 @@ from derive.report.figures import FigureFile, place_figures
 from derive.report.maths import L_OUT, J
 from derive.report.notation import prose_name
 
-__all__ = ["BOOK_INTRO", "catalog_document", "graph_chapter", "model_document"]
+__all__ = ["BOOK_INTRO", "SHARED_INTRO", "catalog_document", "graph_chapter", "model_document"]
 
 
 def _doc_title(title: str) -> str:
@@ -60,6 +60,18 @@ The last chapter turns to computational graphs: backprop gate by gate, as in the
 """
 
 
+#: added to the introduction when the book has chapters on networks with shared weights
+SHARED_INTRO = r"""
+The chapters on networks with \emph{shared weights} --- a small convolutional net and a vanilla recurrent net ---
+follow a plan of their own. \textbf{What the layers compute} gives each layer's definition with a picture drawn
+to the network's own sizes: the kernel as a window sliding over the padded input, the pooling windows, the
+recurrent net unrolled in time. \textbf{The key steps} are the results to remember (the kernel gradient as a
+correlation, the input gradient as a full convolution with the flipped kernel, the pooling tie convention;
+backpropagation through time), each with a sentence on why it has that shape; the full derivation, the kernel and
+the verification follow.
+"""
+
+
 def _book_intro() -> str:
     zz = sp.Symbol("z")
     sig = sp.Function("sigma")
@@ -83,6 +95,8 @@ def catalog_document(rendered: Sequence[Rendered], *, template: str | None = Non
                    f"{len(rendered)} networks}}\n\\author{{bpv {escape_tex(__version__)}}}\n\\date{{}}\n"
                    "\\maketitle\n\\tableofcontents")
     chapters = [_book_intro()]
+    if any(getattr(r.spec, "kind", "dense") != "dense" for r in rendered):
+        chapters[0] += SHARED_INTRO
     refs = list(figures) if figures is not None else [None] * len(rendered)
     for r, ref in zip(rendered, refs, strict=True):
         chapters.append(f"\\chapter{{{prose_name(r.title)}}}\n\n{place_figures(r.body, r.figures, ref)}")

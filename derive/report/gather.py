@@ -26,11 +26,15 @@ def gather(spec: ModelSpec, title: str, *, seed: int, use_cache: bool, say: Say)
 
     model = spec.name or spec.title
     data = ReportData(spec, title, model_function_derivations(spec))
-    for label, source in (("derivation", _derivation), ("kernel", _kernel), ("verification", _verification),
-                          ("plots", _fd_plot)):
+    dense = getattr(spec, "kind", "dense") == "dense"
+    sources = [("derivation", _derivation), ("kernel", _kernel), ("verification", _verification)]
+    if dense:  # the plots assume a dense net (a shared-weight chapter has pictures of its layers instead)
+        sources.append(("plots", _fd_plot))
+    for label, source in sources:
         say(f"{model}: {label}")
         source(data, seed=seed, use_cache=use_cache)
-    _activation_curves(data)
+    if dense:
+        _activation_curves(data)
     return data
 
 

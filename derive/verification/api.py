@@ -41,6 +41,7 @@ from derive.verification.pool import in_processes
 from derive.verification.rows import BOUNDS, Row, Verdict, VerificationResult, compared
 from derive.verification.torch_oracle import torch_rows
 from derive.verification.witnesses import instance, instance_masks, witnesses
+from numeric.budget import VERIFY_COPIES, check_memory
 from numeric.catalog import get_model
 from numeric.errors import BadInput
 from numeric.spec import ModelSpec
@@ -64,6 +65,14 @@ def _validated_seed(checks: Sequence[str], seed: Any) -> int:
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise BadInput(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
+
+
+def _smaller_hint(spec: ModelSpec) -> str:
+    """What to verify instead of a model too large for memory: its family at smaller widths (the kernel serves any)."""
+    if not isinstance(spec, ModelSpec):
+        return "verify a smaller net of the same structure"
+    twin = spec.with_sizes([min(n, 1000) for n in spec.sizes])
+    return f"verify the same family at smaller widths (one kernel serves every width): bpv verify {twin.cli_args()}"
 
 
 def _derivation_stage(spec: ModelSpec, model: str, checks: Sequence[str], say: Say,
@@ -165,6 +174,7 @@ def verify_model(
     seed = _validated_seed(checks, seed)
     say = progress or _quiet
     model = spec.name or spec.title
+    check_memory(f"{model}", spec.n_params, VERIFY_COPIES, _smaller_hint(spec))
     t0 = time.perf_counter()
     rows, derivation_hash, derivation_error = _derivation_stage(spec, model, checks, say, progress)
     path = cache_path(cache_key(spec, seed, derivation_hash, kernel_key(checks, kernel_source), checks), cache_root)
@@ -238,6 +248,8 @@ def verify_models(
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise BadInput(f"--jobs must be a positive integer, got {jobs!r}")
+    for spec in specs:  # before any work: a model too large for memory is bad input, not a crash halfway
+        check_memory(spec.name or spec.title, spec.n_params, VERIFY_COPIES, _smaller_hint(spec))
     say = progress or _quiet
     total = len(specs)
     t0 = time.perf_counter()

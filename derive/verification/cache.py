@@ -2,7 +2,9 @@
 
 The key covers the derivation hash and the seed, the checks, the bpv version and the digest of every source file
 (:func:`derive.core.cache.source_digest`), the SymPy, NumPy and torch versions and an injected kernel's source.
-An entry that is unreadable or breaks the schema is ignored (and recomputed by the caller).
+Entries are signed with the user's key (:mod:`derive.core.signing`): an edited verdict fails authentication and is
+recomputed with a warning. An entry that is unreadable or breaks the schema is ignored (and recomputed by the
+caller).
 """
 
 from __future__ import annotations
@@ -73,8 +75,13 @@ def cache_path(key: str, cache_root: str | os.PathLike | None = None) -> Path:
 
 def cache_load(path: Path) -> VerificationResult | None:
     """The cached result at ``path``; None when absent, unreadable or not valid against the schema."""
+    from derive.core.cache import read_signed
+
+    payload = read_signed(path)
+    if payload is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(payload.decode("utf-8"))
         if schema_errors(data, load_schema()["$defs"]["result"]):
             return None
         return VerificationResult.from_dict(data)
@@ -83,9 +90,8 @@ def cache_load(path: Path) -> VerificationResult | None:
 
 
 def cache_store(path: Path, result: VerificationResult) -> None:
-    from derive.core.files import atomic_write_text
+    from derive.core.cache import write_signed
 
-    try:
-        atomic_write_text(path, json.dumps(result.to_dict(), indent=1) + "\n")
-    except OSError as exc:  # a read-only cache must not fail a verification
-        print(f"warning: could not write the verify cache {path}: {exc}", file=sys.stderr)
+    if write_signed(path, (json.dumps(result.to_dict(), indent=1) + "\n").encode("utf-8")) is None:
+        # a read-only cache (or no key) must not fail a verification
+        print(f"warning: could not write the verify cache {path}", file=sys.stderr)

@@ -21,8 +21,8 @@ import numpy as np
 
 from derive.verification.numerical import numeric_rows
 from derive.verification.rows import BOUNDS, Row, Verdict, all_elements, compared, largest_block, proven_zero
-from derive.verification.witnesses import Witness, diagnosis, instance, instance_masks, witnesses
-from numeric.catalog import CATALOG
+from derive.verification.witnesses import Witness, diagnosis, instance, instance_masks, shared_weights, witnesses
+from numeric.catalog import CATALOG, SHARED_CATALOG
 from numeric.errors import BadInput
 from numeric.metrics import block_relative_error
 from numeric.spec import ModelSpec
@@ -66,7 +66,8 @@ def generated_source(spec: ModelSpec) -> str:
 def kernel_instance(spec: ModelSpec, seed: int, width: int = CHECK_WIDTH, m: int = CHECK_BATCH,
                     labels: str = "onehot") -> tuple[ModelSpec, dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """A small random instance of the family: widths capped at ``width`` (softmax keeps 2), batch ``m``."""
-    small = spec.with_sizes([min(n, width) for n in spec.sizes])
+    # a net with shared weights is checked at its own sizes: they are the structure (strides, pools) of the family
+    small = spec if shared_weights(spec) else spec.with_sizes([min(n, width) for n in spec.sizes])
     params, x, y = instance(small, seed, m, labels)
     return small, params, x, y
 
@@ -124,7 +125,8 @@ def shipped_kernel_row(model: str, spec: ModelSpec, generated: str) -> Row | Non
     """
     import numeric
 
-    if spec.name not in CATALOG or CATALOG[spec.name] != spec:
+    catalog = {**CATALOG, **SHARED_CATALOG}
+    if spec.name not in catalog or catalog[spec.name] != spec:
         return None
     path = Path(numeric.__file__).parent / "kernels" / f"{spec.name}.py"
     where = f"numeric/kernels/{spec.name}.py"
@@ -169,13 +171,20 @@ def _summary(check: str, rows: Sequence[Row]) -> KernelCheck:
     return KernelCheck(check, error, bound, all(r.holds for r in rows), bad)
 
 
+def _reference(spec: ModelSpec) -> ModuleType:
+    """The hand-written reference of ``spec``: :mod:`numeric.backprop`, or :mod:`numeric.conv_net` for a net with
+    shared weights (both have ``forward``, ``loss`` and ``gradients`` taking the spec first)."""
+    from numeric import backprop, conv_net
+
+    return conv_net if shared_weights(spec) else backprop
+
+
 def _forward_row(model: str, small: ModelSpec, kernel: ModuleType, params: Mapping[str, np.ndarray],
                  x: np.ndarray, masks: Mapping[str, np.ndarray] | None = None) -> Row:
-    from numeric import backprop
-
     extra = {} if masks is None else {"masks": masks}
     try:
-        err = block_relative_error(kernel.forward(params, x, **extra), backprop.forward(small, params, x, **extra))
+        reference = _reference(small).forward(small, params, x, **extra)
+        err = block_relative_error(kernel.forward(params, x, **extra), reference)
         detail = ""
     except Exception as exc:
         err, detail = float("inf"), _error(exc)
@@ -190,12 +199,10 @@ CHECK_ETA = 0.1
 def _sgd_row(model: str, small: ModelSpec, kernel: ModuleType, params: Mapping[str, np.ndarray], x: np.ndarray,
              y: np.ndarray, masks: Mapping[str, np.ndarray] | None) -> Row:
     """``sgd_step`` against theta - eta * (the hand-written backprop's gradient): the update rule, block by block."""
-    from numeric import backprop
-
     extra = {} if masks is None else {"masks": masks}
     try:
         new = kernel.sgd_step(params, x, y, CHECK_ETA, **extra)
-        grads = backprop.gradients(small, params, x, y, **extra)
+        grads = _reference(small).gradients(small, params, x, y, **extra)
         err = max(block_relative_error(new[k], params[k] - CHECK_ETA * grads[k]) for k in params)
         detail = ""
     except Exception as exc:
@@ -216,11 +223,12 @@ def verify_kernel(spec: ModelSpec, kernel: ModuleType, seed: int = 0, width: int
     plan = {k: np.arange(int(np.prod(s))) for k, s in small.param_shapes().items()}
     rng = np.random.default_rng([seed, 1])
     numerical = {m: numeric_rows(model, small, kernel_w, params, m, plan, False, rng) for m in ("complex", "central")}
+    ref = _reference(small).__name__
     return [
-        _summary("gradients vs numeric.backprop.gradients", [r for r in exact if r.block != "loss"]),
-        _summary("loss vs numeric.backprop.loss", [r for r in exact if r.block == "loss"]),
-        _summary("forward vs numeric.backprop.forward", [_forward_row(model, small, kernel, params, x, masks)]),
-        _summary("sgd_step vs theta - eta * numeric.backprop.gradients",
+        _summary(f"gradients vs {ref}.gradients", [r for r in exact if r.block != "loss"]),
+        _summary(f"loss vs {ref}.loss", [r for r in exact if r.block == "loss"]),
+        _summary(f"forward vs {ref}.forward", [_forward_row(model, small, kernel, params, x, masks)]),
+        _summary(f"sgd_step vs theta - eta * {ref}.gradients",
                  [_sgd_row(model, small, kernel, params, x, y, masks)]),
         _summary("gradients vs complex step", numerical["complex"]),
         _summary("gradients vs central differences (Richardson)", numerical["central"]),

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from numeric.catalog import CATALOG, get_model
+from numeric.catalog import all_model_names, get_model, spec_from_dict
 from numeric.spec import ModelSpec
 
 __all__ = [
@@ -202,7 +202,8 @@ class VerificationResult:
     @classmethod
     def from_dict(cls, d: dict) -> VerificationResult:
         spec_d = d["spec"]
-        spec = get_model(spec_d["name"]) if spec_d.get("name") in CATALOG else ModelSpec.from_dict(spec_d)
+        spec = (get_model(spec_d["name"]) if spec_d.get("name") in all_model_names()
+                else spec_from_dict(spec_d))
         return cls(
             model=d["model"], spec=spec, seed=int(d["seed"]), rows=[Row.from_dict(r) for r in d["rows"]],
             derivation_hash=d["derivation_hash"], kernel=d["kernel"], kernel_sha=d["kernel_sha256"],
@@ -230,6 +231,6 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def reproduce_command(spec: ModelSpec, seed: int) -> str:
     """``bpv verify NAME --seed S`` for catalog models, ``bpv verify --net ... --seed S`` otherwise."""
-    if spec.name in CATALOG and CATALOG[spec.name] == spec:
+    if spec.name in all_model_names() and get_model(spec.name) == spec:
         return f"bpv verify {spec.name} --seed {seed}"
     return f"bpv verify {spec.cli_args()} --seed {seed}"

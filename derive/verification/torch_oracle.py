@@ -121,13 +121,19 @@ def torch_gradients(spec: ModelSpec, params: Mapping[str, np.ndarray], x: np.nda
 def torch_rows(model: str, spec: ModelSpec, backprop_w: Witness, params: Mapping[str, np.ndarray], x: np.ndarray,
                y: np.ndarray, masks: Masks = None) -> list[Row]:
     """One row per block, torch.autograd against the hand-written backprop (bound 1e-12); one skipped row without
-    torch. ``masks`` must be the masks ``backprop_w`` was built with."""
+    torch. ``masks`` must be the masks ``backprop_w`` was built with. A net with shared weights (convolution,
+    recurrence) is written with torch's ops by :mod:`derive.verification.torch_shared`."""
     if not torch_available():
         return [Row(model, CHECK, "all", "torch.autograd", backprop_w.name, None, None, Verdict.SKIPPED, "",
                     "skipped: torch not installed")]
     bound = BOUNDS["exact"]
     try:
-        gt = torch_gradients(spec, params, x, y, masks)
+        if getattr(spec, "kind", "dense") != "dense":
+            from derive.verification.torch_shared import shared_torch_gradients
+
+            gt = shared_torch_gradients(spec, params, x, y)
+        else:
+            gt = torch_gradients(spec, params, x, y, masks)
         gb = backprop_w.grad(params)
     except Exception as exc:
         return [compared(model, CHECK, "all", "torch.autograd", backprop_w.name, float("inf"), bound, "",

@@ -15,7 +15,7 @@ from numeric.instances import init_params, random_batch, random_masks
 from numeric.metrics import TINY
 from numeric.spec import ModelSpec
 
-__all__ = ["BATCH_SIZE", "Witness", "diagnosis", "instance", "instance_masks", "witnesses"]
+__all__ = ["BATCH_SIZE", "Witness", "diagnosis", "instance", "instance_masks", "shared_weights", "witnesses"]
 
 #: Samples in the random batch: not 1, so a missing or doubled 1/m shows.
 BATCH_SIZE = 3
@@ -23,10 +23,22 @@ BATCH_SIZE = 3
 Params = dict[str, np.ndarray]
 
 
+def shared_weights(spec: Any) -> bool:
+    """Whether ``spec`` is a net with shared weights (a :class:`~numeric.conv_spec.ConvNetSpec` or a
+    :class:`~numeric.rnn_spec.RnnSpec`): its reference is :mod:`numeric.conv_net`, not :mod:`numeric.backprop`."""
+    return getattr(spec, "kind", "dense") != "dense"
+
+
 def instance(spec: ModelSpec, seed: int, m: int = BATCH_SIZE, labels: str = "onehot"
              ) -> tuple[Params, np.ndarray, np.ndarray]:
     """Parameters and a batch of ``m`` samples drawn from ``seed`` (the same for every witness)."""
     rng = np.random.default_rng(seed)
+    if shared_weights(spec):
+        from numeric import conv_net
+
+        params = conv_net.init_params(spec, rng)
+        x, y = conv_net.random_batch(spec, m, rng, labels=labels)
+        return params, x, y
     params = init_params(spec, rng)
     x, y = random_batch(spec, m, rng, labels=labels)
     return params, x, y
@@ -54,8 +66,15 @@ class Witness:
 def witnesses(spec: ModelSpec, kernel: Any, x: np.ndarray, y: np.ndarray,
               masks: dict[str, np.ndarray] | None = None) -> list[Witness]:
     """The kernel (when there is one) and the hand-written backprop, in that order, with the same dropout masks."""
-    from numeric import backprop
+    from numeric import backprop, conv_net
 
+    if shared_weights(spec):
+        out = [Witness("hand-written backprop", lambda p: conv_net.loss(spec, p, x, y),
+                       lambda p: conv_net.gradients(spec, p, x, y))]
+        if kernel is not None:
+            out.insert(0, Witness("generated kernel", lambda p: kernel.loss(p, x, y),
+                                  lambda p: kernel.gradients(p, x, y)))
+        return out
     # SpecLoss: the same loss, plus many one-element perturbations per call (vectorised finite differences)
     out = [Witness("hand-written backprop", backprop.SpecLoss(spec, x, y, masks),
                    lambda p: backprop.gradients(spec, p, x, y, masks=masks))]

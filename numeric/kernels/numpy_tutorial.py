@@ -146,6 +146,8 @@ def _inputs(x, W1):
     if x.ndim != 2 or x.shape[1] != n_0:
         raise ValueError(f"x has shape {x.shape}; expected (m, n_0) with n_0 = {n_0} (rows layout: "
                          "one row per sample)")
+    if x.shape[1 - 1] == 0:
+        raise ValueError(f"x has shape {x.shape}: no samples (m = 0); a batch needs at least one")
     return x
 
 

@@ -188,6 +188,8 @@ def _inputs(x, W1):
     if x.ndim != 2 or x.shape[0] != n_0:
         raise ValueError(f"x has shape {x.shape}; expected (n_0, m) with n_0 = {n_0} (columns layout: "
                          "one column per sample)")
+    if x.shape[1 - 0] == 0:
+        raise ValueError(f"x has shape {x.shape}: no samples (m = 0); a batch needs at least one")
     return x
 
 

@@ -11,6 +11,7 @@ from derive.cli.args import (
     add_seed_argument,
     model_flags_given,
     models_from_args,
+    seconds_value,
 )
 from derive.core.files import write_json
 from numeric.errors import BadInput
@@ -37,6 +38,11 @@ The model: a catalog name or --net/--act/--cost/--reduction/--layout, else a dir
   % bpv: net=2-3-1 act=sigmoid cost=bce reduction=mean layout=columns convention=course
   <!-- bpv: act=tanh,sigmoid cost=bce -->
 (keys: model, net, act, cost, reduction, layout, bias, convention, jacobian), else 2-3-4 sigmoid, quadratic cost.
+A convolutional or recurrent model (lenet_tiny, char_rnn, --net 1x8x8-c4k3p1-pool2-flat-10, --rnn 5-8-5, or
+model=lenet_tiny in a directive) has its own names: convolution and max-pool in index notation
+(\\frac{\\partial C}{\\partial K_{o,c,u,v}} = \\sum_{n,i,j} \\delta_{n,o,i,j} X_{n,c,i s+u-p,j s+v-p}, db_o,
+dX_{n,c,h,w}, dX_{h,w} of a 2 x 2 pool), BPTT in matrix notation (dh = W_{hy}^T dy + dh_{next},
+dh_{raw} = (1 - h_t^2) \\odot dh, dW_{hh} = \\sum_t dh_{raw,t} h_{t-1}^T); see docs/check.md.
 Each equation runs in a worker with a time limit (--timeout).
 
 Exit status: 0 nothing refuted, 1 something refuted (or, with --catalog, a catalog claim not proven),
@@ -59,8 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="what dZ/dA mean: course = per-sample dC_x/dZ stacked (course notes), batch = dC/dZ "
                         "(default: try both and call a claim ambiguous when they disagree)")
     p.add_argument("--catalog", action="store_true", help="check the built-in catalog of textbook claims")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="time limit per equation (default: 30)")
+    p.add_argument("--timeout", type=seconds_value, default=30.0, metavar="SECONDS",
+                   help="time limit per equation (default: 30; at most a day)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print what was understood and the method")
     add_json_argument(p)
     add_seed_argument(p)
@@ -69,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _context(args: argparse.Namespace):
     from derive.claims import Context
 
-    flags = args.net or args.models or model_flags_given(args)
+    flags = args.net or args.models or model_flags_given(args) or getattr(args, "rnn", None)
     dz = {"course": "per_sample", "batch": "batch"}.get(args.convention or "")
     if not flags:
         return Context(dz=dz, cost_known=False) if dz else None
@@ -107,8 +113,6 @@ def run(args: argparse.Namespace) -> int:
     from derive.claims import check_file, check_text
     from derive.claims.textbook import catalog_document
 
-    if args.timeout <= 0:
-        raise BadInput(f"--timeout {args.timeout:g}: give a positive number of seconds")
     if args.catalog:
         if args.file:
             raise BadInput("--catalog checks the built-in catalog: give no FILE with it")

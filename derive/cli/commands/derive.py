@@ -10,6 +10,7 @@ from derive.cli.args import add_json_argument, add_model_arguments, models_from_
 from derive.core.files import write_json
 from derive.core.render import LATEX_END, derivation_latex, derivation_text, latex_head
 from derive.core.texbuild import escape_tex
+from numeric.errors import BadInput
 from numeric.progress import Progress
 
 ORDER = 10
@@ -83,10 +84,13 @@ def _parts(spec, args) -> tuple[list, Callable[[], dict]]:
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        from numeric.catalog import CATALOG
+        from numeric.catalog import all_model_names, get_model
 
-        for name, spec in CATALOG.items():
-            print(f"{name:20s} {spec.net:14s} {spec.description}")
+        if args.models or args.net or getattr(args, "rnn", None):
+            raise BadInput("--list lists the catalog: give it without a model")
+        for name in all_model_names():
+            spec = get_model(name)
+            print(f"{name:20s} {spec.net:27s} {spec.description}")
         return 0
     specs = models_from_args(args)
     results = []

@@ -17,7 +17,7 @@ ORDER = 40
 HELP = "check your own hand-written gradient against finite differences, and say what is wrong"
 DESCRIPTION = """\
 Check a hand-written gradient, whatever its shapes or conventions. TARGET is FILE.py:FUNCTION (FUNCTION defaults
-to make_problem); FUNCTION() takes no arguments and returns one of:
+to make_problem); FUNCTION() takes no arguments (or T=..., see below) and returns one of:
   (loss, grad, params)      params a dict of float arrays, e.g. {"W1": ..., "b1": ...};
                             loss(params) -> a number; grad(params) -> a dict of arrays with the same keys and shapes
   numeric.LayerProblem(forward, backward, inputs)
@@ -35,6 +35,12 @@ the L2 pattern (analytic - numerical proportional to the weights: the regularisa
 a true gradient that is exactly zero (a bias before batch norm), a transposed gradient, an all-zero gradient,
 errors confined to rows or columns, NaN/inf, a missing or extra key, a wrong shape or dtype; and where the error
 enters the backward pass when the keys carry layer numbers (W1, fc2.weight).
+Bugs of shared weights are named only after an experiment on your own code supports the name: for a CS231n-style
+conv or max-pool layer (forward(x, w, b, conv_param), a pool_param), dx with the kernel not flipped, the stride
+ignored in the backward, max-pool routing dout to every element of its window; for a vanilla RNN with min-char-rnn's
+parameters (Wxh, Whh, bh, Why, by), BPTT's dh_next missing or wrong, dWhh built from h_t instead of h_(t-1).
+If FUNCTION takes the number of time steps (def make_problem(T=4)), the prefixes T' = 1..T are checked too and the
+first T' at which a gradient goes wrong is reported (a missing dh_next is right for T' = 1, wrong from T' = 2).
 Pass/fail comes from an error estimate of the finite differences, not a fixed tolerance (float32 code passes at
 float32 accuracy); an analytic value between the left and right derivatives at a kink (ReLU at 0) is "kink", not
 "wrong". --mode auto (default) checks every element of blocks up to 5,000 elements and a stratified sample plus
@@ -52,6 +58,7 @@ examples:
   bpv gradcheck mynet.py:make_problem
   bpv gradcheck mylayers.py:affine_problem --mode full
   bpv gradcheck tests/data/gradcheck_buggy.py:make_problem --json result.json
+  bpv gradcheck tests/data/gradcheck_rnn.py:no_dh_next
   bpv gradcheck /autograder/source/problem.py --format gradescope --json /autograder/results/results.json
 """
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from derive.cli.args import add_json_argument, add_seed_argument
+from derive.cli.args import add_json_argument, add_seed_argument, jobs_value, seconds_value
 from numeric.errors import BadInput
 
 ORDER = 45
@@ -44,8 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the instructor's make_problem(submission_module); default function make_problem")
     p.add_argument("--entry", metavar="NAME.py", help="the file to import in each submission subfolder")
     p.add_argument("--mode", choices=("auto", "full", "fast"), default="auto", help="as in bpv gradcheck")
-    p.add_argument("--jobs", type=int, default=2, metavar="N", help="submissions checked at once (default 2)")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds per submission (default 120)")
+    p.add_argument("--jobs", type=jobs_value, default=2, metavar="N", help="submissions checked at once (default 2)")
+    p.add_argument("--timeout", type=seconds_value, default=120.0, metavar="S",
+                   help="seconds per submission (default 120; at most a day)")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     add_json_argument(p)
     add_seed_argument(p)
@@ -135,13 +136,13 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     import csv
     import io
 
-    from derive.core.files import atomic_write_text
+    from derive.core.files import write_output
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
+    write_output(path, buffer.getvalue())
 
 
 __all__ = ["DESCRIPTION", "HELP", "ORDER", "add_arguments", "run", "submissions"]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from derive.cli.args import add_model_arguments, add_seed_argument, models_from_args, print_warnings
 from derive.codegen.kernel import kernel_name
-from derive.core.files import atomic_write_text
+from derive.core.files import write_output
+from derive.core.manifest import refuse_overwrite
 from derive.verification.kernel_check import KernelCheck, generated_source, load_kernel, verify_kernel
 from numeric.errors import BadInput
 
@@ -23,6 +24,10 @@ stable forms (sigma' from the forward value, softplus and softmax with masks and
 dropout and the L2 term from their proven array forms; sgd_step(params, x, y, eta) from the derived update rule.
 Kernels with dropout take masks={"M1": ...} (0/1 arrays shaped like a^l; None: no dropout); with L2, l2= and l2_n=
 override the family's lambda and n.
+A convolutional net (--net CxHxW-c..k..-pool..-flat-N) gets one module for its stage structure: x is (m, C, H, W),
+convolution as im2col + one matrix product (dX as the proven full convolution with the rotated kernel), max-pool
+routing to the first maximum, no Python loop. A recurrent net (--rnn V-H-V) gets one module for every V, H and T,
+x and y integer (T, m), h0= the initial state; one loop over time each way.
 
 Before writing, the kernel is run on a small random instance of the family and compared with the hand-written
 backprop (block-relative error <= 1e-12; its sgd_step against theta - eta * the backprop's gradient), with complex
@@ -37,6 +42,7 @@ examples:
   bpv kernels mnist_nielsen -o numeric/kernels          then: from numeric.kernels import mnist_nielsen
   bpv kernels --net 4-8-3 --act relu,softmax --cost cce -o build/kernels
   bpv kernels mnist_nielsen regression -o /tmp/kernels --seed 3
+  bpv kernels lenet_tiny char_rnn -o build/kernels          the convolutional and the recurrent kernel
 """
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"-o {args.output}: not a folder")
+    refuse_overwrite([out_dir / f"{kernel_name(spec)}.py" for spec in specs], args.force)
     status = 0
     for spec in specs:
         print_warnings(spec)
@@ -78,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             print("  not written: the kernel failed verification", file=sys.stderr)
             status = 1
             continue
-        path = atomic_write_text(out_dir / f"{name}.py", source)
+        path = write_output(out_dir / f"{name}.py", source)
         print(f"  wrote {path}")
         print(f"  {_import_line(out_dir, name)}")
     return status

@@ -19,7 +19,11 @@ it was checked), the generated NumPy kernel, the verification table (every witne
 bound, verdict) and plots (finite-difference error against h; each activation and its derivative on [-6, 6]).
 Every equation is printed from the SymPy expression bpv derived.
 
-With no model, every catalog model gets a PDF and a combined book (catalog.pdf) is written as well. Derivations
+With no model, every catalog model gets a PDF and a combined book (catalog.pdf) is written as well. A network with
+shared weights (lenet_tiny, a convolutional net; char_rnn, a vanilla RNN) gets a chapter of its own: what each
+layer computes with a picture (the kernel sliding over the padded input; the RNN unrolled over T steps), the key
+steps of its backward (the kernel gradient as a correlation, the input gradient as a full convolution with the
+flipped kernel, the pooling tie convention; BPTT), the whole derivation, the kernel and the verification. Derivations
 and verification results are reused from the cache when present. PDFs are compiled with latexmk/pdflatex (no
 shell escape) in a temporary folder; the .tex is kept beside each PDF, and a failed build keeps the previous PDF.
 
@@ -29,6 +33,9 @@ are written and the packages to install are named), or something in a report doe
 examples:
   bpv report                                  every catalog model + reports/catalog.pdf
   bpv report binary_classifier -o out/        one model
+  bpv report lenet_tiny char_rnn              the convolutional and the recurrent catalog models
+  bpv report --net 1x8x8-c4k3p1-pool2-flat-10 --act relu,softmax     a convolutional net of your own
+  bpv report --rnn 5-8-5 --steps 6            a vanilla RNN unrolled over 6 steps
   bpv report --net 3-1 --act sigmoid --cost bce --title "logistic regression"
   bpv report regression --no-pdf              the .tex only
   bpv train --net 2-100-3 --act relu,softmax --cost cce --data spiral --json run.json
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from derive.report.build import build_reports
     from numeric.progress import Progress
 
-    specs = models_from_args(args, default_all=True)
+    specs = models_from_args(args, default_all=True)  # none named: every catalog model, dense and shared
     jobs = args.jobs if args.jobs is not None else max(1, min(4, os.cpu_count() or 1))
     if jobs < 1:
         raise BadInput(f"--jobs must be a positive integer, got {jobs}")
@@ -71,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
         if len(specs) != 1:
             raise BadInput("--history is the training run of one model: give exactly one model with it")
+        if getattr(specs[0], "kind", "dense") != "dense":
+            raise BadInput(f"--history is a `bpv train` run, and bpv train takes dense nets; {specs[0].title} is a "
+                           f"{specs[0].kind} net: drop --history")
         history = load_history(args.history, specs[0])
 
     def say(text: str) -> None:

@@ -13,8 +13,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from derive.cli.args import add_json_argument, add_model_arguments, add_seed_argument, models_from_args, print_warnings
-from derive.core.files import atomic_write_bytes, write_json
+from derive.cli.args import (
+    add_json_argument,
+    add_model_arguments,
+    add_seed_argument,
+    dense_only,
+    models_from_args,
+    print_warnings,
+)
+from derive.core.files import write_json, write_output
 from numeric.data import BUILTIN, load_dataset, prepare
 from numeric.errors import BadInput
 from numeric.progress import Progress
@@ -93,7 +100,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace) -> ModelSpec:
-    specs = models_from_args(args)
+    specs = dense_only(models_from_args(args), "train")
     if len(specs) != 1:
         raise BadInput("bpv train trains one model: give a catalog name or --net ..., not both")
     return specs[0]
@@ -153,7 +160,7 @@ def _save(path: str, params: dict[str, np.ndarray]) -> None:
     """np.savez into memory, then one atomic write: an interrupted run never leaves half a file."""
     buffer = io.BytesIO()
     np.savez(buffer, **params)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_output(path, buffer.getvalue())
 
 
 def _check_targets(args: argparse.Namespace) -> None:

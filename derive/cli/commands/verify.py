@@ -6,7 +6,14 @@ import argparse
 import sys
 import time
 
-from derive.cli.args import add_json_argument, add_model_arguments, add_seed_argument, models_from_args, print_warnings
+from derive.cli.args import (
+    add_json_argument,
+    add_model_arguments,
+    add_seed_argument,
+    jobs_value,
+    models_from_args,
+    print_warnings,
+)
 from derive.core.files import write_json
 from derive.verification.api import CHECKS, verify_models
 from derive.verification.rows import BOUNDS, Verdict, format_table
@@ -63,7 +70,7 @@ examples:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
-    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", "-j", type=jobs_value, default=1, metavar="N",
                    help="verify N models at a time in separate processes (default: 1)")
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reusing cached results")
     p.add_argument("--no-torch", action="store_true",

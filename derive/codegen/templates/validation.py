@@ -121,6 +121,8 @@ def _inputs(x, W1):
     if x.ndim != 2 or x.shape[TPL_UNIT_AXIS] != n_0:
         raise ValueError(f"x has shape {x.shape}; expected TPL_BATCH(n_0, m) with n_0 = {n_0} (TPL_LAYOUT layout: "
                          "one TPL_SAMPLE_NOUN per sample)")
+    if x.shape[1 - TPL_UNIT_AXIS] == 0:
+        raise ValueError(f"x has shape {x.shape}: no samples (m = 0); a batch needs at least one")
     return x
 
 
