@@ -208,6 +208,49 @@ def _call_grad(grad: Callable, params: Mapping[str, Array]) -> tuple[Mapping[str
     return g_all, None
 
 
+#: loss evaluations per element in full mode (central differences at two steps for Richardson, and the complex step)
+FULL_EVALUATIONS = 5
+
+
+def time_budget() -> float:
+    """Seconds a single check may be estimated to take: ``$BPV_TIME_BUDGET``, default 600."""
+    import os
+
+    text = os.environ.get("BPV_TIME_BUDGET", "600")
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadInput(f"BPV_TIME_BUDGET={text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise BadInput(f"BPV_TIME_BUDGET={text!r} must be a positive number of seconds")
+    return value
+
+
+def _check_full_budget(loss: Callable, params: Mapping[str, Array], seconds_per_loss: float,
+                       max_elements: int | None) -> None:
+    """Full mode checks every element: refuse up front when that is estimated to exceed the time budget (a loss
+    with a vectorised ``perturbed`` is exempt: it is far faster than one call per element)."""
+    if hasattr(loss, "perturbed"):
+        return
+    n = sum(p.size if max_elements is None else min(p.size, max_elements) for p in params.values())
+    estimate = n * FULL_EVALUATIONS * seconds_per_loss
+    budget = time_budget()
+    if estimate > budget:
+        raise BadInput(f"full mode would evaluate the loss about {n * FULL_EVALUATIONS:,} times ({n:,} elements, "
+                       f"{seconds_per_loss * 1e3:.2g} ms a call): about {estimate:,.0f} s, over the time budget of "
+                       f"{budget:g} s (BPV_TIME_BUDGET); use mode auto (every element of small blocks, a stratified "
+                       "sample plus probes of large ones) or fast, or limit max_elements")
+
+
+def _first_loss(loss: Callable, params: Mapping[str, Array], mode: str, max_elements: int | None) -> float:
+    """The loss at ``params``, timed: in full mode, the check is refused up front when over the time budget."""
+    t0 = time.perf_counter()
+    f0 = _evaluate_loss(loss, params)
+    if mode == "full":
+        _check_full_budget(loss, params, time.perf_counter() - t0, max_elements)
+    return f0
+
+
 def gradcheck(
     loss: Callable[[Mapping[str, Array]], Any],
     grad: Callable[[Mapping[str, Array]], Mapping[str, Any]],
@@ -251,7 +294,7 @@ def gradcheck(
     loss = Watched(loss, "loss()", "")
     grad = Watched(grad, "grad()", " (an optimiser step inside grad? numeric.adapters.grad_from_update reads the "
                                    "gradient from such a step)")
-    f0 = _evaluate_loss(loss, params)
+    f0 = _first_loss(loss, params, mode, max_elements)
     notes: list[str] = []
     g_all, failure = _call_grad(grad, params)
     if g_all is None:

@@ -85,6 +85,11 @@ OUTPUT_CASES = [
     ("output", ["kernels", "binary_classifier", "-o", "afile/k"], "is a file, not a folder"),
     ("output", ["report", "binary_classifier", "-o", "afile", "--no-pdf"], "not a folder"),
     ("pdf", ["graph", "x*y", "--at", "x=1,y=2", "--pdf", "notes.pdf"], "not written by bpv"),
+    ("pdf", ["graph", "x*y", "--at", "x=1,y=2", "--pdf", "mine.pdf"], "mine.tex: the file exists"),
+    ("output", ["report", "binary_classifier", "-o", "theirs", "--no-pdf"], "binary_classifier.tex: the file exists"),
+    ("output", ["kernels", "binary_classifier", "-o", "theirs"], "binary_classifier.py: the file exists"),
+    ("save", ["train", "--net", "2-3", "--act", "softmax", "--cost", "cce", "--data", "spiral", "--epochs", "1",
+              "--save", "notes.md"], "not written by bpv"),
     ("pdf", ["graph", "x*y", "--at", "x=1,y=2", "--pdf", "adir"], "is a folder"),
     ("save", ["train", "--net", "2-3", "--act", "softmax", "--cost", "cce", "--data", "spiral", "--epochs", "1",
               "--save", "adir"], "is a folder"),
@@ -116,6 +121,7 @@ COMMAND_CASES = [
     ("check", ["check", "notes.md", "--timeout", "1e9"], "is not a time limit"),
     ("check", ["check", "openers.md", "--net", "1-1", "--act", "nope"], "unknown activation"),
     ("check", ["check", "directive.md"], "colour"),
+    ("check", ["check", "bad_net.md"], "the bpv directive on line 2"),
     ("check", ["check", "--catalog", "notes.md"], "give no FILE"),
     ("gradcheck", ["gradcheck", "missing.py"], "missing.py"),
     ("gradcheck", ["gradcheck", "notes.md"], "notes.md"),
@@ -128,6 +134,7 @@ COMMAND_CASES = [
     ("gradcheck", ["gradcheck", "problems.py:raises"], "ZeroDivisionError"),
     ("gradcheck", ["gradcheck", "problems.py:not_a_problem"], "it must return (loss, grad, params)"),
     ("gradcheck", ["gradcheck", "problems.py:nan_loss"], "nan"),
+    ("gradcheck", ["gradcheck", "problems.py:huge", "--mode", "full"], "over the time budget"),
     ("graph", ["graph", "x*", "--at", "x=1"], "ends too early"),
     ("graph", ["graph", "x*y", "--at", "x=1"], "y"),
     ("graph", ["graph", "x*y", "--at", "x=abc,y=1"], "abc"),
@@ -199,6 +206,14 @@ def not_a_problem():
 
 def nan_loss():
     return _problem(lambda q: float("nan"))
+
+def huge():
+    import time
+
+    def slow(q):
+        time.sleep(0.002)
+        return float(np.sum(q["w"] ** 2))
+    return slow, lambda q: {"w": 2 * q["w"]}, {"w": np.ones(200_000)}
 """
 
 
@@ -214,6 +229,11 @@ def folder(tmp_path, monkeypatch):
     (tmp_path / "openers.md").write_text("<!-- bpv: " * 20000)  # a superlinear directive scan took 35 s here
     (tmp_path / "directive.md").write_text("<!-- bpv: act=sigmoid colour=blue -->\n$$a = \\sigma(z)$$\n")
     os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "bad_net.md").write_text("text\n<!-- bpv: net=3-x-1 -->\n$$a = \\sigma(z)$$\n")
+    (tmp_path / "mine.tex").write_text("% my own notes\n")
+    (tmp_path / "theirs").mkdir()
+    for name in ("binary_classifier.tex", "binary_classifier.py"):
+        (tmp_path / "theirs" / name).write_text("someone else's file\n")
     return tmp_path
 
 

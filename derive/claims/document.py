@@ -18,6 +18,7 @@ from derive.claims.notation import Unparsed, echo, normalize, split_relation, un
 from derive.claims.runner import shared_runner
 from derive.claims.semantics import Context, context_from_directive
 from derive.claims.verdicts import Verdict, judge
+from numeric.errors import BadInput
 
 __all__ = [
     "VERDICTS",
@@ -314,7 +315,10 @@ class _State:
     def at(self, line: int) -> Context:
         while self.given is None and self.directives and self.directives[0][0] <= line:
             start, text = self.directives.pop(0)
-            self.current = context_from_directive(text, self.current, f"bpv directive on line {start}")
+            try:
+                self.current = context_from_directive(text, self.current, f"bpv directive on line {start}")
+            except BadInput as err:  # say where: the flag names in the message are the directive's keys
+                raise BadInput(f"the bpv directive on line {start} ({text[:60]!r}): {err}") from None
         return self.current
 
     def adopt(self, changes: dict, line: int, report: Report) -> None:

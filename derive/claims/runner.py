@@ -34,6 +34,10 @@ def _address_space() -> int:
     return 1 << 30
 
 
+#: why an equation whose numbers do not fit (e^{e^{e^z}} at a sample point) is not checked
+OVERFLOW = "its value is too large to evaluate (a number overflows, e.g. a tower of exponentials)"
+
+
 def _serve(conn, fn: Callable[..., dict], parent_end=None) -> None:
     import signal
 
@@ -64,6 +68,8 @@ def _serve(conn, fn: Callable[..., dict], parent_end=None) -> None:
             result = {"verdict": "unparsed", "reason": "ran out of memory evaluating this equation"}
         except RecursionError:
             result = {"verdict": "unparsed", "reason": "nested too deeply"}
+        except OverflowError:
+            result = {"verdict": "unparsed", "reason": OVERFLOW}
         except Exception as err:  # a bug must not take the whole document down: report it on this row
             result = {"verdict": "unparsed", "reason": f"internal error: {type(err).__name__}: {err}"[:300]}
         conn.send(result)
@@ -92,6 +98,8 @@ class Runner:
                 return self.fn(**job)
             except RecursionError:
                 return {"verdict": "unparsed", "reason": "nested too deeply"}
+            except OverflowError:
+                return {"verdict": "unparsed", "reason": OVERFLOW}
         if self.proc is None or not self.proc.is_alive():
             self._start()
         try:

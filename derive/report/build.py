@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from derive.core.texbuild import TexError, TexMissing, compile_pdf
 from derive.report.body import render_safely
@@ -36,6 +37,15 @@ from numeric.spec import ModelSpec
 __all__ = ["COMBINED_NAME", "Outcome", "build_reports", "write_document"]
 
 COMBINED_NAME = "catalog"
+
+
+def planned_outputs(specs: Sequence[Any], out: str | os.PathLike, *, combined: bool | None = None) -> list[Path]:
+    """Every file :func:`build_reports` may write for ``specs`` into ``out`` (checked before any work starts)."""
+    folder = Path(out)
+    names = [n for spec in specs for n in (f"{spec.slug}.tex", f"{spec.slug}.pdf", f"{spec.slug}-figures.pdf")]
+    if combined if combined is not None else len(specs) > 1:
+        names += [f"{COMBINED_NAME}.tex", f"{COMBINED_NAME}.pdf"]
+    return [folder / n for n in names]
 
 
 @dataclass
@@ -52,11 +62,11 @@ class Outcome:
 def write_document(tex: str, pdf_path: str | os.PathLike, *, pdf: bool = True,
                    files: dict[str, bytes] | None = None) -> Outcome:
     """Write ``tex`` beside ``pdf_path`` and compile it (unless ``pdf`` is False). Never raises TexError."""
-    from derive.core.files import atomic_write_text
+    from derive.core.files import write_output
 
     pdf_path = Path(pdf_path)
     if not pdf:
-        atomic_write_text(pdf_path.with_suffix(".tex"), tex)
+        write_output(pdf_path.with_suffix(".tex"), tex)
         return Outcome(pdf_path.with_suffix(".tex"), False, True, "")
     try:
         compile_pdf(tex, pdf_path, files=files)

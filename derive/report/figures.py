@@ -45,7 +45,7 @@ def compile_figures(r: Rendered, out_dir: str | os.PathLike) -> FigureFile | Non
     The reports then include the pages (pgfplots is not re-run in every LaTeX pass of every document), and the
     ``.tex`` kept beside a report still compiles by hand, with the figures file next to it.
     """
-    from derive.core.files import atomic_write_bytes
+    from derive.core.files import write_output
     from derive.report.plots import figures_document
 
     if not r.figures:
@@ -58,5 +58,5 @@ def compile_figures(r: Rendered, out_dir: str | os.PathLike) -> FigureFile | Non
         except TexError:
             return None
         data = path.read_bytes()
-    atomic_write_bytes(Path(out_dir) / name, data)
+    write_output(Path(out_dir) / name, data)
     return FigureFile(name, {k: i for i, k in enumerate(keys, start=1)}, data)

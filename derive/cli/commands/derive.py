@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 
 from derive.cli.args import add_json_argument, add_model_arguments, models_from_args, print_warnings
@@ -70,8 +71,16 @@ def _parts(spec, args) -> tuple[list, Callable[[], dict]]:
                                "derivations": [p.to_dict() for p in parts]}
     from derive.backprop.model import derive_model
 
-    lines = Progress(0, enabled=not args.quiet)  # free lines only: derive_model says what it is doing
-    md = derive_model(spec, use_cache=not args.no_cache, progress=lambda text: lines.note(f"bpv derive: {text}"))
+    lines = Progress(0)  # free lines only: derive_model says what it is doing
+    t0 = time.perf_counter()
+    tty = sys.stderr.isatty()
+
+    def say(text: str) -> None:
+        # --quiet silences progress, except on a terminal once the work has run 2 s: a long silence looks like a hang
+        if not args.quiet or (tty and time.perf_counter() - t0 > 2.0):
+            lines.note(f"bpv derive: {text}")
+
+    md = derive_model(spec, use_cache=not args.no_cache, progress=say)
 
     def data() -> dict:
         out = md.to_dict()

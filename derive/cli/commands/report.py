@@ -59,6 +59,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_seed_argument(p)
 
 
+def _history(args: argparse.Namespace, specs: list) -> object | None:
+    """The ``--history`` of a `bpv train` run, checked against the one (dense) model it belongs to."""
+    if args.history is None:
+        return None
+    from derive.report.training import load_history
+
+    if len(specs) != 1:
+        raise BadInput("--history is the training run of one model: give exactly one model with it")
+    if getattr(specs[0], "kind", "dense") != "dense":
+        raise BadInput(f"--history is a `bpv train` run, and bpv train takes dense nets; {specs[0].title} is a "
+                       f"{specs[0].kind} net: drop --history")
+    return load_history(args.history, specs[0])
+
+
 def run(args: argparse.Namespace) -> int:
     from derive.core.texbuild import DEBIAN_PACKAGES
     from derive.report.build import build_reports
@@ -72,16 +86,12 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("--title names one report: give exactly one model with it")
     for spec in specs:
         print_warnings(spec)
-    history = None
-    if args.history is not None:
-        from derive.report.training import load_history
+    history = _history(args, specs)
 
-        if len(specs) != 1:
-            raise BadInput("--history is the training run of one model: give exactly one model with it")
-        if getattr(specs[0], "kind", "dense") != "dense":
-            raise BadInput(f"--history is a `bpv train` run, and bpv train takes dense nets; {specs[0].title} is a "
-                           f"{specs[0].kind} net: drop --history")
-        history = load_history(args.history, specs[0])
+    from derive.core.manifest import refuse_overwrite
+    from derive.report.build import planned_outputs
+
+    refuse_overwrite(planned_outputs(specs, args.output, combined=args.combined), args.force, "-o")
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
