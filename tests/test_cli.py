@@ -63,5 +63,5 @@ def test_net_with_leading_dash_is_bad_input_in_a_subprocess():
 def test_derive_prints_each_step_with_a_verdict():
     proc = run("derive", "--net", "3-1", "--act", "sigmoid", "--cost", "bce")
     assert proc.returncode == 0, proc.stderr
-    assert "σ'(z) = (1 - σ(z))*σ(z)" in proc.stdout
+    assert "σ'(z) = σ(z)*(1 - σ(z))" in proc.stdout
     assert "δ^L_j = a^L_j - y_j" in proc.stdout and "✓ holds" in proc.stdout

@@ -21,7 +21,7 @@ def test_prints_every_part_with_verdicts_and_bp2(capsys):
     assert main(["derive", *NET]) == 0
     out = capsys.readouterr().out
     assert "BP1-BP4 for every width" in out and "axiom: multivariate chain rule" in out
-    assert "δ^l_j = σ'(z^l_j)*(Σ_(k=1..n_(l+1)) (δ^(l + 1)_k*w^(l + 1)_kj))" in out
+    assert "δ^l_j = σ'(z^l_j)*(Σ_(k=1..n_(l+1)) (w^(l + 1)_kj*δ^(l + 1)_k))" in out  # book order: w before δ
     assert "end to end" in out and "all hold" in out and "✗" not in out
 
 

@@ -13,7 +13,7 @@ from numeric.spec import ActSpec
 
 def test_text_shows_every_step_with_its_verdict_and_method():
     text = derivation_text(derive_activation(ActSpec.parse("sigmoid")).derivation)
-    assert "(3) σ'(z) = (1 - σ(z))*σ(z)" in text
+    assert "(3) σ'(z) = σ(z)*(1 - σ(z))" in text  # book order: sigma(z)(1 - sigma(z))
     assert "✓ holds — symbolic" in text and "definition" in text
 
 

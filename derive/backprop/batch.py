@@ -48,6 +48,7 @@ from derive.backprop.batch_index import derive_error_form, derive_gradient_form,
 from derive.backprop.batch_names import MatrixName, Names, m
 from derive.backprop.batch_nodes import Apply, Fn, Gradient, explicit
 from derive.backprop.batch_textbook import backprop_form, bias_form, layer_at, output_form, weight_form, z_form
+from derive.core.book import book_text
 from derive.core.proof import Check
 from derive.core.steps import Derivation, Role, Step
 from derive.layers.dense import DenseSym
@@ -72,7 +73,7 @@ __all__ = [
     "m",
 ]
 
-_INDEX_NOTE = "index form (0-based, as SymPy indexes matrices): "
+_INDEX_NOTE = "entry by entry (indices from 0): "
 
 
 @dataclass
@@ -180,17 +181,17 @@ def _errors(d: Derivation, spec: ModelSpec, N: Names, widths: list[int]) -> dict
     out = output_form(N, spec)
     d.add(Step(f"batch.Delta{L}", N.Delta(L), out, "derived",
                "BP1 for the batch: the output errors derived per sample, stacked; checked against per-sample "
-               "sympy.diff of the model's own cost", check_output(spec, widths, M_CHECK), ("batch.Delta",)))
+               "derivatives of the model's own cost", check_output(spec, widths, M_CHECK), ("batch.Delta",)))
     deltas = {L: out}
     for l in range(L - 1, 0, -1):
         idx, form = derive_error_form(N, l, spec.bias, N.Delta(l + 1))
         deltas[l] = form
         d.add(Step(f"batch.Delta{l}", N.Delta(l), form, "derived",
-                   "BP2 for the batch: per sample, chain rule over the units k of layer l+1, sympy.diff of "
-                   "z^{l+1}_{kx} in index form with respect to z^l_{px}, collapsed by doit, read as a matrix "
-                   "(convert_indexed_to_array/convert_array_to_matrix); checked element-wise with sigma and C_x "
-                   "undefined", check_error(spec, widths, l, M_CHECK, None), (f"batch.Delta{l + 1}",),
-                   note=_INDEX_NOTE + sp.sstr(idx)))
+                   "BP2 for the batch: per sample, the chain rule over the units k of layer l+1, differentiating "
+                   "z^{l+1}_{kx} in index form with respect to z^l_{px}, the Kronecker delta collapsing the sum, "
+                   "read as a matrix; checked element-wise with sigma and C_x undefined",
+                   check_error(spec, widths, l, M_CHECK, None), (f"batch.Delta{l + 1}",),
+                   note=_INDEX_NOTE + book_text(idx)))
         _textbook(d, f"batch.Delta{l}", N.Delta(l), backprop_form(N, l, N.Delta(l + 1)), form)
     return deltas
 
@@ -205,11 +206,11 @@ def _gradients(d: Derivation, spec: ModelSpec, N: Names, s: sp.Expr) -> dict[tup
             lhs = N.nabla_W(l) if param == "W" else N.nabla_b(l)
             what = "weight" if param == "W" else "bias"
             d.add(Step(f"batch.nabla_{param}{l}", lhs, form, "derived",
-                       f"{'BP4' if param == 'W' else 'BP3'} for the batch: the chain rule above with sympy.diff of "
-                       f"z^l_{{jx}} in index form with respect to every {what}, collapsed by doit, read as a matrix; "
-                       "checked element-wise against sympy.diff of the batch cost",
+                       f"{'BP4' if param == 'W' else 'BP3'} for the batch: the chain rule above, differentiating "
+                       f"z^l_{{jx}} in index form with respect to every {what}, the Kronecker delta collapsing the "
+                       "sum, read as a matrix; checked element-wise against the derivative of the batch cost",
                        check_claim(spec, l, param, form), (f"batch.Delta{l}", "batch.chain"),
-                       note=_INDEX_NOTE + sp.sstr(idx)))
+                       note=_INDEX_NOTE + book_text(idx)))
             textbook = weight_form(N, l, N.Delta(l), s) if param == "W" else bias_form(N, N.Delta(l), s)
             _textbook(d, f"batch.nabla_{param}{l}", lhs, textbook, form)
     return grads
@@ -243,8 +244,9 @@ def _code_gradients(d: Derivation, spec: ModelSpec, N: Names, s: sp.Expr, grads:
             code[param, l] = form
             lhs = N.nabla_W(l) if param == "W" else N.nabla_b(l)
             d.add(Step(f"code.nabla_{param}{l}", lhs, form, "derived",
-                       f"batch.nabla_{param}{l} with Delta^{l} = E^{l} / s substituted: a sum over the batch, "
-                       "not a second mean", check_claim(spec, l, param, form), (f"code.E{l}",)))
+                       f"{'BP4' if param == 'W' else 'BP3'} for the batch above, with Delta^{l} = E^{l} / s "
+                       "substituted: a sum over the batch, not a second mean", check_claim(spec, l, param, form),
+                       (f"code.E{l}",)))
     return code
 
 

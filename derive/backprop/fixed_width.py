@@ -341,7 +341,7 @@ def _fixed(sizes: tuple[int, ...], bias: bool, claims, shown) -> Derivation:
              f"at widths {widths}" + ("" if bias else " (no biases)") + ", for each layer l: a^(l-1) free, "
              "z^l = W^l a^(l-1) + b^l + eps^l, a^l = sigma(z^l); below the output z^(l+1) = W^(l+1) a^l + b^(l+1) "
              "+ eps^(l+1) and C = G(z^(l+1)) with G undefined (in a feed-forward net C depends on layer l only "
-             "through z^(l+1)); at the output C = C(a^L). Layers of equal widths (n_(l-1), n_l, n_(l+1)) share one "
+             "through z^(l+1)); at the output C = C(a^L). Layers of equal widths (n_{l-1}, n_l, n_{l+1}) share one "
              f"computation with the layer index l symbolic: {len(patterns)} for {len(sizes) - 1} layers")
     for label in ("BP1", "BP2", "BP3", "BP4"):
         if label == "BP3" and not bias:

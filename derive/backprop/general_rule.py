@@ -194,8 +194,8 @@ def _collapse_check(summed: sp.Expr, collapsed: sp.Expr, ranges: dict) -> Check:
     inst = check_index_claim(summed, collapsed, ranges)
     if inst.holds is not True:
         return inst
-    return Check(True, "symbolic: sympy deltasummation over the Kronecker delta (all widths; the surviving index "
-                       "is a unit index, so the first Piecewise branch applies)", inst.method.split(": ", 1)[-1])
+    return Check(True, "symbolic: the sum over the Kronecker delta evaluated (all widths; the surviving index "
+                       "is a unit index, so the case where it lies in range applies)", inst.method.split(": ", 1)[-1])
 
 
 def _instance_check(step_rhs: sp.Expr, rebuilt: sp.Expr, how: str) -> Check:
@@ -282,25 +282,26 @@ def _local_derivatives(d: Derivation, z_def: sp.Expr) -> dict[str, sp.Expr]:
     """da^L/dz^L, dz^(l+1)/dz^l, dz^l/db^l, dz^l/dw^l: sympy.diff of the definitions, each cross-checked."""
     da_dz = first_branch(sp.diff(sigma(z[L, k]), z[L, j]).doit())
     d.add(Step("da_dz", sp.Derivative(a[L, k], z[L, j], evaluate=False), da_dz, "derived",
-               "sympy.diff of a^L_k = sigma(z^L_k) with respect to z^L_j",
+               "differentiating a^L_k = sigma(z^L_k) with respect to z^L_j",
                _concrete_diff_check(da_dz, lambda wm, im: sigma(z[L, im[k]]), lambda im: z[L, im[j]],
                                     {j: n_L, k: n_L}), ("a.def",)))
     z_next = NEXT_LAYER.forward(k, lambda ii: sigma(z[l, ii]), i)
-    d.add(Step("z_next", z[l + 1, k], z_next, "derived", "z.def at layer l+1 with a^l_i = sigma(z^l_i) substituted",
+    d.add(Step("z_next", z[l + 1, k], z_next, "derived",
+               "the definition of z at layer l+1, with a^l_i = sigma(z^l_i) substituted",
                _z_next_check(z_def, z_next), ("z.def", "a.def")))
     dz_next = first_branch(sp.diff(z_next, z[l, j]).doit())
     d.add(Step("dz_next_dz", sp.Derivative(z[l + 1, k], z[l, j], evaluate=False), dz_next, "derived",
-               "sympy.diff of z_next with respect to z^l_j; doit() collapses the Kronecker delta",
+               "differentiating z^(l+1)_k with respect to z^l_j; the Kronecker delta collapses the sum",
                _concrete_diff_check(dz_next, lambda wm, im: z_next.subs({**wm, k: im[k]}).doit(),
                                     lambda im: z[l, im[j]], {j: n_l, k: n_next}), ("z_next",)))
     dz_db = first_branch(sp.diff(z_def.xreplace({j: i}), b[l, j]).doit())
     d.add(Step("dz_db", sp.Derivative(z[l, i], b[l, j], evaluate=False), dz_db, "derived",
-               "sympy.diff of z.def (unit i) with respect to b^l_j",
+               "differentiating the definition of z^l_i with respect to b^l_j",
                _concrete_diff_check(dz_db, lambda wm, im: z_def.xreplace({j: i}).subs({**wm, i: im[i]}).doit(),
                                     lambda im: b[l, im[j]], {i: n_l, j: n_l}), ("z.def",)))
     dz_dw = first_branch(sp.diff(z_def.xreplace({j: i, k: q}), w[l, j, k]).doit())
     d.add(Step("dz_dw", sp.Derivative(z[l, i], w[l, j, k], evaluate=False), dz_dw, "derived",
-               "sympy.diff of z.def (unit i) with respect to w^l_jk; the sum over q collapses",
+               "differentiating the definition of z^l_i with respect to w^l_jk; the sum over q collapses",
                _concrete_diff_check(dz_dw, lambda wm, im: z_def.xreplace({j: i, k: q}).subs({**wm, i: im[i]}).doit(),
                                     lambda im: w[l, im[j], im[k]], {i: n_l, j: n_l, k: n_prev}), ("z.def",)))
     return {"da_dz": da_dz, "dz_next_dz": dz_next, "dz_db": dz_db, "dz_dw": dz_dw}
@@ -318,10 +319,11 @@ def _bp1(d: Derivation, chain: sp.Expr, da_dz: sp.Expr, claims: Mapping) -> None
                _instance_check(bp1_chain, _chain_instance(chain, z[L, j], n_L, lambda kk: a[L, kk]),
                                "u = z^L_j, v_k = a^L_k, N = n_L"), ("chain", "delta.def")))
     bp1_sub = sp.Sum(dC(a[L, k]) * da_dz, (k, 1, n_L))
-    d.derive("BP1.substitute", delta[L, j], bp1_sub, "da_dz substituted", expected=bp1_chain.replace(
+    d.derive("BP1.substitute", delta[L, j], bp1_sub,
+             "substituting the derivative of a^L_k with respect to z^L_j", expected=bp1_chain.replace(
         lambda e: isinstance(e, sp.Derivative) and e.expr == a[L, k], lambda e: da_dz), depends=("BP1.chain", "da_dz"))
     bp1 = _collapse(bp1_sub)
-    d.add(Step("BP1.collapse", delta[L, j], bp1, "derived", "deltasummation collapses the sum over k",
+    d.add(Step("BP1.collapse", delta[L, j], bp1, "derived", "the Kronecker delta collapses the sum over k",
                _collapse_check(bp1_sub, bp1, {j: n_L}), ("BP1.substitute",)))
     _claim(d, "BP1", "BP1.collapse", claims)
     d.add(_bp1_vector(bp1))
@@ -331,10 +333,11 @@ def _bp2(d: Derivation, chain: sp.Expr, dz_next: sp.Expr, claims: Mapping) -> No
     bp2_chain = sp.Sum(dC(z[l + 1, k]) * sp.Derivative(z[l + 1, k], z[l, j], evaluate=False), (k, 1, n_next))
     d.add(Step("BP2.chain", delta[l, j], bp2_chain, "derived", "the chain rule with u = z^l_j, v = z^(l+1)",
                _instance_check(bp2_chain, _chain_instance(chain, z[l, j], n_next, lambda kk: z[l + 1, kk]),
-                               "u = z^l_j, v_k = z^(l+1)_k, N = n_(l+1)"),
+                               "u = z^l_j, v_k = z^(l+1)_k, N = n_{l+1}"),
                ("chain", "delta.def")))
     bp2 = sp.Sum(delta[l + 1, k] * dz_next, (k, 1, n_next))
-    d.derive("BP2.substitute", delta[l, j], bp2, "dz_next_dz substituted; dC/dz^(l+1)_k = delta^(l+1)_k",
+    d.derive("BP2.substitute", delta[l, j], bp2, ("substituting the derivative of z^(l+1)_k with respect to z^l_j, and "
+              "dC/dz^{l+1}_k = delta^(l+1)_k"),
              expected=bp2_chain.replace(lambda e: isinstance(e, sp.Derivative) and e.expr == z[l + 1, k],
                                         lambda e: dz_next).xreplace({dC(z[l + 1, k]): delta[l + 1, k]}),
              depends=("BP2.chain", "dz_next_dz", "delta.def"))
@@ -343,22 +346,24 @@ def _bp2(d: Derivation, chain: sp.Expr, dz_next: sp.Expr, claims: Mapping) -> No
 
 def _bp3_bp4(d: Derivation, chain: sp.Expr, local: Mapping[str, sp.Expr], claims: Mapping) -> None:
     """BP3 and BP4 for every parameter of the layer (b^l_j, w^l_jk), the same four steps each."""
-    for label, param, local_name, ranges in (("BP3", LAYER.b.entry(j), "dz_db", {j: n_l}),
-                                             ("BP4", LAYER.W.entry(j, k), "dz_dw", {j: n_l, k: n_prev})):
+    for label, param, local_name, ranges, name in (("BP3", LAYER.b.entry(j), "dz_db", {j: n_l}, "b^l_j"),
+                                                   ("BP4", LAYER.W.entry(j, k), "dz_dw", {j: n_l, k: n_prev},
+                                                    "w^l_{jk}")):
         ch = sp.Sum(dC(z[l, i]) * sp.Derivative(z[l, i], param, evaluate=False), (i, 1, n_l))
         d.add(Step(f"{label}.chain", dC(param), ch, "derived",
-                   f"the chain rule with u = {sp.sstr(param)}, v = z^l",
+                   f"the chain rule with u = {name}, v = z^l",
                    _instance_check(ch, _chain_instance(chain, param, n_l, lambda ii: z[l, ii], {k: i}),
-                                   f"u = {sp.sstr(param)}, v_i = z^l_i, N = n_l"),
+                                   f"u = {name}, v_i = z^l_i, N = n_l"),
                    ("chain", "delta.def")))
         derivative = local[local_name]
         sub = sp.Sum(delta[l, i] * derivative, (i, 1, n_l))
         expected = ch.replace(lambda e: isinstance(e, sp.Derivative) and e.expr == z[l, i],
                               lambda e, derivative=derivative: derivative).xreplace({dC(z[l, i]): delta[l, i]})
-        d.derive(f"{label}.substitute", dC(param), sub, f"{local_name} substituted; "
-                 "dC/dz^l_i = delta^l_i", expected=expected, depends=(f"{label}.chain",))
+        d.derive(f"{label}.substitute", dC(param), sub,
+                 f"substituting the derivative of z^l_i with respect to {name}, and dC/dz^l_i = delta^l_i",
+                 expected=expected, depends=(f"{label}.chain",))
         collapsed = _collapse(sub)
-        d.add(Step(f"{label}.collapse", dC(param), collapsed, "derived", "deltasummation collapses the sum over i",
+        d.add(Step(f"{label}.collapse", dC(param), collapsed, "derived", "the Kronecker delta collapses the sum over i",
                    _collapse_check(sub, collapsed, ranges), (f"{label}.substitute",)))
         _claim(d, label, f"{label}.collapse", claims)
 
@@ -368,11 +373,11 @@ def _z_next_check(z_def: sp.Expr, z_next: sp.Expr) -> Check:
     moved = NEXT_LAYER.forward(k, lambda ii: a[l, ii], i)
     rebuilt = z_def.xreplace({k: i}).xreplace({j: k}).subs({l: l + 1, n_prev: n_l})
     if rebuilt != moved:
-        return Check(False, "z.def at layer l+1 is not what was substituted",
+        return Check(False, "the definition of z at layer l+1 is not what was substituted",
                      counterexample={"z.def at l+1": sp.sstr(rebuilt), "used": sp.sstr(moved)})
     if moved.xreplace({a[l, i]: sigma(z[l, i])}) != z_next:
         return Check(False, "substitution a = sigma(z) does not give z_next")
-    return Check(True, "symbolic: z.def with l -> l+1, then a^l_i -> sigma(z^l_i) (identical trees)")
+    return Check(True, "symbolic: the definition of z with l -> l+1, then a^l_i -> sigma(z^l_i) (identical trees)")
 
 
 def _bp1_vector(bp1: sp.Expr) -> Step:

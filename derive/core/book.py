@@ -60,12 +60,78 @@ def _subs_derivative(expr: sp.Subs):
     return None
 
 
+def _base_name(x: sp.Basic) -> str:
+    if isinstance(x, sp.Pow):
+        x = x.base
+    if isinstance(x, sp.Indexed):
+        return x.base.label.name
+    if isinstance(x, (sp.Symbol, sp.MatrixSymbol)):
+        return str(x.name)
+    return ""
+
+
+#: the order of factors in a product as books print them: numbers, weights, activations, errors, then the rest
+_FACTOR_RANK = {"w": 1, "W": 1, "a": 2, "A": 2, "delta": 3, "Delta": 3}
+
+
+def _factor_rank(x: sp.Basic) -> int:
+    if x.is_number:
+        return 0
+    name = _base_name(x)
+    if name in _FACTOR_RANK:
+        return _FACTOR_RANK[name]
+    if isinstance(x, sp.Add):  # a bracket of functions last, sigma(z)(1 - sigma(z)); of data first, (1 - y) ln(1 - a)
+        return 6 if x.atoms(sp.Function) else 4
+    return 4 if isinstance(x, (sp.Indexed, sp.Symbol, sp.MatrixSymbol, sp.Pow)) else 5
+
+
+def _term_rank(t: sp.Basic) -> tuple[int, int, int]:
+    """Sums first, then the other terms, a bias last; within each, positive terms before negative ones, and of two
+    products the simpler first (y ln a + (1 - y) ln(1 - a))."""
+    negative = 1 if t.could_extract_minus_sign() else 0
+    size = sp.count_ops(t) if t.is_Mul else 0
+    if t.has(sp.Sum):
+        return (0, negative, size)
+    bias = _base_name(t) in ("b", "beta") or (t.is_Mul and any(_base_name(f) in ("b", "beta") for f in t.args)
+                                                and len(t.args) == 2 and t.args[0].is_number)
+    return (2 if bias else 1, negative, size)
+
+
+def book_terms(expr: sp.Basic) -> list[sp.Basic]:
+    """The terms of a sum in book order (``sum_k w_jk a_k + b_j``, ``z - mu``): SymPy's order, re-ranked stably."""
+    terms = list(expr.as_ordered_terms())
+    return sorted(terms, key=_term_rank)
+
+
+def book_factors(expr: sp.Basic) -> list[sp.Basic]:
+    """The factors of a product in book order (``w^l_jk a^(l-1)_k``, ``a^(l-1)_k delta^l_j``), stably."""
+    return sorted(expr.as_ordered_factors(), key=_factor_rank)
+
+
 class BookLatexPrinter(LatexPrinter):
     """LaTeX in the notation of Nielsen's *Neural Networks and Deep Learning*."""
 
     def __init__(self, settings=None):
         settings = {"ln_notation": True, **(settings or {})}
         super().__init__(settings)
+
+    def _as_ordered_terms(self, expr, order=None):
+        return book_terms(expr) if isinstance(expr, sp.Add) else super()._as_ordered_terms(expr, order)
+
+    def _print_Mul(self, expr):
+        num, den = sp.fraction(expr)
+        if den != 1 and num.has(sp.Sum) and not den.has(sp.Sum):  # (1/m) sum_x C_x, not a fraction over a sum
+            inner = self._print(num)
+            return rf"\frac{{1}}{{{self._print(den)}}} " + (rf"\left({inner}\right)" if num.is_Add else inner)
+        ordered = book_factors(expr)
+        if ordered == list(expr.as_ordered_factors()):
+            return super()._print_Mul(expr)
+        saved = self._settings["order"]
+        self._settings["order"] = "none"  # print the factors as ranked (book_factors), not re-sorted
+        try:
+            return super()._print_Mul(sp.Mul(*ordered, evaluate=False))
+        finally:
+            self._settings["order"] = saved
 
     def _name(self, name: str) -> str:
         if " " in name:  # "nabla_a C": an operator and its operand
@@ -174,6 +240,20 @@ class BookTextPrinter(StrPrinter):
 
     # Indexed has its own _sympystr; a distinct print method name makes this printer's rules win.
     printmethod = "_booktext"
+
+    def _as_ordered_terms(self, expr, order=None):
+        return book_terms(expr) if isinstance(expr, sp.Add) else super()._as_ordered_terms(expr, order)
+
+    def _print_Mul(self, expr):
+        ordered = book_factors(expr)
+        if ordered == list(expr.as_ordered_factors()):
+            return super()._print_Mul(expr)
+        saved = self._settings["order"]
+        self._settings["order"] = "none"  # as ranked by book_factors
+        try:
+            return super()._print_Mul(sp.Mul(*ordered, evaluate=False))
+        finally:
+            self._settings["order"] = saved
 
     def _name(self, name: str) -> str:
         if " " in name:

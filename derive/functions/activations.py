@@ -126,7 +126,8 @@ def derive_activation(act: ActSpec) -> ActivationResult:
         agree = prove_equal(fprime, raw)  # random points never hit z = 0 exactly
         d.convention(
             f"{name}.convention", sp.Derivative(fname(z), z), fprime, agree,
-            f"convention {entry.symbol}'(0) = 0 (as PyTorch): Heaviside(z) with H(0)=1/2 rewritten to H(z, 0)",
+            f"convention {entry.symbol}'(0) = 0 (as PyTorch): the unit step H(z), whose value at 0 SymPy leaves "
+            "as 1/2, taken with H(0) = 0",
             note=f"equal to the raw derivative for every z != 0; at z = 0 {entry.symbol} has a kink and any value in "
                  "[0, 1] is a subgradient",
         )

@@ -18,6 +18,7 @@ from derive.core.texbuild import escape_tex
 from derive.report import layout
 from derive.report.data import DERIVATION, ReportData
 from derive.report.model import cost_derivative_steps
+from derive.report.named import named_step
 from numeric.spec import ModelSpec
 
 __all__ = ["derivation_tex", "summary_tex"]
@@ -35,7 +36,8 @@ def derivation_tex(data: ReportData, level: str) -> str:
     out = [_INTRO]
     out.extend(_FUNCTION_TEX.get(d.role, _plain)(d, data, sub) for d in data.functions)
     if data.parts is not None:
-        out.extend(layout.derivation_tex(d, sub) for d in data.model_parts)
+        out.extend(layout.derivation_tex(d, sub, steps=[named_step(s, data.spec) for s in d.steps])
+                   for d in data.model_parts)
     else:
         why = data.missing.get(DERIVATION, "not available")
         out.append(layout.missing_tex("BP1-BP4, fixed widths, batch forms, end to end", why))

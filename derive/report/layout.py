@@ -36,6 +36,7 @@ __all__ = [
     "load_template",
     "math_width",
     "missing_tex",
+    "prints_as",
     "prose",
     "sentence_case",
     "step_tex",
@@ -66,7 +67,7 @@ _PROSE_MATH = re.compile(
     r"(?<![\w\\])(?P<base>[A-Za-z]+)(?P<prime>'*)(?:\^(?P<sup>\{[A-Za-z0-9+\- ]+\}|\([A-Za-z0-9+\- ]+\)|[A-Za-z0-9]+))"
     r"(?:_(?P<sub>\{[A-Za-z0-9, ]+\}|[A-Za-z0-9]+))?(?![\w^])"
     r"|(?<![\w\\])(?P<gbase>delta|sigma|Delta|nabla|alpha|eta|theta|eps)(?P<gprime>'+)?(?![\w^])"
-    r"|(?<![\w\\])(?P<sbase>[A-Za-z])_(?P<ssub>\{[A-Za-z0-9, ]+\}|[A-Za-z0-9]+)(?![\w^])"
+    r"|(?<![\w\\])(?P<sbase>[A-Za-z])_(?P<ssub>\{[A-Za-z0-9,+\- ]+\}|[A-Za-z0-9]+)(?![\w^])"
     r"|(?<![\w.])(?P<mant>\d+(?:\.\d+)?)e(?P<exp>[+-]?\d+)(?![\w.])"
     r"|(?P<rel><=|>=|->)"
 )
@@ -349,9 +350,22 @@ def _verdict_tex(step: Step) -> str:
     return {True: "\\bpvok", False: "\\bpvbad", None: "\\bpvundecided"}[step.holds]
 
 
-def step_tex(step: Step) -> str:
-    """One step: its equation (tagged BP1..BP4 where it is one), then kind, justification and how it was checked."""
+def prints_as(step: Step, previous: Step | None) -> bool:
+    """True when ``step`` is a textbook claim that prints exactly as ``previous`` (same book LaTeX on both sides):
+    the reader is told so instead of seeing the same display twice in a row."""
+    if previous is None or step.kind is not StepKind.CLAIM:
+        return False
+    return (book_latex(step.lhs), book_latex(step.rhs)) == (book_latex(previous.lhs), book_latex(previous.rhs))
+
+
+def step_tex(step: Step, previous: Step | None = None) -> str:
+    """One step: its equation (tagged BP1..BP4 where it is one), then kind, justification and how it was checked.
+
+    A textbook claim that prints as ``previous`` (the step displayed just before it) becomes one sentence."""
     tag = bp_tag(step.label)
+    if prints_as(step, previous):
+        return (f"\\bpvwhy{{\\bpvkind{{Claim}}: the textbook form{f' of {tag}' if tag else ''} is exactly this. "
+                f"Checked: {prose(step.method)}. \\hfill {_verdict_tex(step)}}}")
     eq = display(step.lhs, step.rhs, tag=tag)
     kind = _KIND_WORDS[step.kind]
     just = step.justification.strip().rstrip(".")
@@ -388,7 +402,7 @@ def derivation_tex(d: Derivation, level: str, *, title_tex: str | None = None, i
     if d.summary:
         parts.append(prose(sentence_case(d.summary)))
     shown, rest = (chosen, []) if len(chosen) <= MAX_STEPS else (chosen[:SHOWN_STEPS], chosen[SHOWN_STEPS:])
-    parts.extend(step_tex(s) for s in shown)
+    parts.extend(step_tex(s, prev) for prev, s in zip([None, *shown], shown, strict=False))
     if rest:
         parts.append(f"The remaining {len(rest)} steps repeat the same check for other indices or parameters; "
                      "each is listed with its verdict and method:")

@@ -98,7 +98,8 @@ def _cost_intro(spec: ModelSpec) -> str:
 
 def _cost_tex(spec: ModelSpec, data: ReportData, level: str) -> str:
     out = [layout.heading(level, "Cost"), _cost_intro(spec)]
-    out.extend(layout.step_tex(s) for s in cost_definition_steps(data))
+    steps = cost_definition_steps(data)
+    out.extend(layout.step_tex(s, prev) for prev, s in zip([None, *steps], steps, strict=False))
     out.append(f"The batch of $m$ samples costs the {spec.reduction} of the per-sample costs:")
     out.append(layout.display(sp.Symbol("C"), batch_cost(spec), numbered=False))
     return "\n\n".join(out)

@@ -31,7 +31,7 @@ def _steps_tex(data: ReportData, subject: str, labels: tuple[str, ...]) -> list[
     if part is None or any(s is None for s in steps):
         why = data.missing.get(DERIVATION, f"the derivation has no {subject} part with {', '.join(labels)}")
         return [layout.missing_tex(f"The equations of {subject}", why)]
-    return [layout.step_tex(s) for s in steps]
+    return [layout.step_tex(s, prev) for prev, s in zip([None, *steps], steps, strict=False)]
 
 
 def _figure(data: ReportData, tikz: str) -> str:

@@ -40,7 +40,7 @@ Steps, verdicts and methods, part by part:
   [BP1-BP4 for every width (index form; sigma and C undefined; the chain rule is the one axiom)]
   da_dz: holds, symbolic: equals sympy.diff of the definition instantiated at widths 1-1-1-1, 2-3-2-2,
       3-2-3-3 for every index
-  z_next: holds, symbolic: z.def with l -> l+1, then a^l_i -> sigma(z^l_i) (identical trees)
+  z_next: holds, symbolic: the definition of z with l -> l+1, then a^l_i -> sigma(z^l_i) (identical trees)
   dz_next_dz: holds, symbolic: equals sympy.diff of the definition instantiated at widths 1-1-1-1, 2-3-2-2,
       3-2-3-3 for every index
   dz_db: holds, symbolic: equals sympy.diff of the definition instantiated at widths 1-1-1-1, 2-3-2-2,
@@ -49,22 +49,22 @@ Steps, verdicts and methods, part by part:
       3-2-3-3 for every index
   BP1.chain: holds, symbolic: identical to the axiom with u = z^L_j, v_k = a^L_k, N = n_L
   BP1.substitute: holds, symbolic: both sides identical
-  BP1.collapse: holds, symbolic: sympy deltasummation over the Kronecker delta (all widths; the surviving
-      index is a unit index, so the first Piecewise branch applies)
+  BP1.collapse: holds, symbolic: the sum over the Kronecker delta evaluated (all widths; the surviving index
+      is a unit index, so the case where it lies in range applies)
   BP1: holds, symbolic: equal for all widths (constants pulled out of the sums, difference expands to 0)
   BP1a: holds, symbolic: every entry of the Hadamard product equals BP1, widths n_L = 1..4
-  BP2.chain: holds, symbolic: identical to the axiom with u = z^l_j, v_k = z^(l+1)_k, N = n_(l+1)
+  BP2.chain: holds, symbolic: identical to the axiom with u = z^l_j, v_k = z^(l+1)_k, N = n_{l+1}
   BP2.substitute: holds, symbolic: both sides identical
   BP2: holds, symbolic: equal for all widths (constants pulled out of the sums, difference expands to 0)
-  BP3.chain: holds, symbolic: identical to the axiom with u = b[l, j], v_i = z^l_i, N = n_l
+  BP3.chain: holds, symbolic: identical to the axiom with u = b^l_j, v_i = z^l_i, N = n_l
   BP3.substitute: holds, symbolic: both sides identical
-  BP3.collapse: holds, symbolic: sympy deltasummation over the Kronecker delta (all widths; the surviving
-      index is a unit index, so the first Piecewise branch applies)
+  BP3.collapse: holds, symbolic: the sum over the Kronecker delta evaluated (all widths; the surviving index
+      is a unit index, so the case where it lies in range applies)
   BP3: holds, symbolic: equal for all widths (constants pulled out of the sums, difference expands to 0)
-  BP4.chain: holds, symbolic: identical to the axiom with u = w[l, j, k], v_i = z^l_i, N = n_l
+  BP4.chain: holds, symbolic: identical to the axiom with u = w^l_{jk}, v_i = z^l_i, N = n_l
   BP4.substitute: holds, symbolic: both sides identical
-  BP4.collapse: holds, symbolic: sympy deltasummation over the Kronecker delta (all widths; the surviving
-      index is a unit index, so the first Piecewise branch applies)
+  BP4.collapse: holds, symbolic: the sum over the Kronecker delta evaluated (all widths; the surviving index
+      is a unit index, so the case where it lies in range applies)
   BP4: holds, symbolic: equal for all widths (constants pulled out of the sums, difference expands to 0)
   [batch forms (mean over the batch, samples as rows)]
   batch.Delta1: holds, element-wise: all 4 entries equal sympy.diff of each sample's cost
