@@ -24,8 +24,6 @@ NumPy-free and SymPy-free, like :mod:`numeric.spec`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ from numeric.conv import Conv2d, Flatten, MaxPool2d
 from numeric.errors import SpecError
 from numeric.functions import COSTS, Activation, Cost
 from numeric.layers import Dense
-from numeric.limits import MAX_UNITS
+from numeric.limits import MAX_UNITS, spec_digest
 from numeric.spec import REDUCTIONS, ActSpec, Layout, ModelSpec, parse_activations
 
 __all__ = ["ConvNetSpec", "is_conv_net", "parse_conv_net"]
@@ -322,9 +320,7 @@ class ConvNetSpec:
                 for x in self.layers]
 
     def hash(self) -> str:
-        d = self.to_dict()
-        d.pop("name")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return spec_digest(self.to_dict())
 
     def __str__(self) -> str:
         return f"{self.title} ({self.cli_args()})"

@@ -13,15 +13,13 @@ averaged over the m sequences.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from numeric.errors import SpecError
 from numeric.functions import ACTIVATIONS, COSTS, Activation, Cost
-from numeric.limits import MAX_UNITS
+from numeric.limits import MAX_UNITS, spec_digest
 from numeric.rnn import RNN
 from numeric.spec import ActSpec, Layout
 
@@ -149,9 +147,7 @@ class RnnSpec:
         return [{**self.cell.to_dict(), "steps": self.steps}]
 
     def hash(self) -> str:
-        d = self.to_dict()
-        d.pop("name")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return spec_digest(self.to_dict())
 
     def __str__(self) -> str:
         return f"{self.title} ({self.cli_args()})"

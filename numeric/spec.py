@@ -16,8 +16,6 @@ The conventions are those of ``docs/conventions.md``: ``W^l`` is ``(n_l, n_{l-1}
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from numeric.functions import ACTIVATIONS as FUNCTION_ACTIVATIONS
 from numeric.functions import COSTS as FUNCTION_COSTS
 from numeric.functions import Activation, Cost
 from numeric.layers import Dense
-from numeric.limits import MAX_ACT_PARAM, MAX_UNITS, exact_text
+from numeric.limits import MAX_ACT_PARAM, MAX_UNITS, exact_text, spec_digest
 from numeric.normalisation import NORMS
 from numeric.penalty import L2
 from numeric.spec_blocks import block_options
@@ -482,9 +480,7 @@ class ModelSpec:
 
     def hash(self) -> str:
         """A stable hex digest of everything that changes the mathematics (not the name)."""
-        d = self.to_dict()
-        d.pop("name")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return spec_digest(self.to_dict())
 
     def __str__(self) -> str:
         return f"{self.title} ({self.cli_args()})"

@@ -103,12 +103,16 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
 
 
+def _integer(text: str, flag: str, example: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; give e.g. {flag} {example}") from None
+
+
 def seed_value(text: str) -> int:
     """``--seed``: a non-negative integer of at most 2**63 - 1 (what NumPy's generators take)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; give e.g. --seed 0") from None
+    value = _integer(text, "--seed", "0")
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"{value} is out of range; give a non-negative integer below 2**63")
     return value
@@ -135,10 +139,7 @@ MAX_JOBS = 64
 
 def jobs_value(text: str) -> int:
     """``--jobs``: worker processes, an integer from 1 to :data:`MAX_JOBS`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; give e.g. --jobs 2") from None
+    value = _integer(text, "--jobs", "2")
     if not 1 <= value <= MAX_JOBS:
         raise argparse.ArgumentTypeError(f"{value} is not a number of processes; give 1 to {MAX_JOBS}")
     return value
