@@ -40,6 +40,7 @@ import numpy as np
 
 from numeric.errors import BadInput
 from numeric.functions import TargetKind
+from numeric.params import check_params
 from numeric.spec import ModelSpec
 
 __all__ = [
@@ -70,28 +71,6 @@ def _cost_per_sample(spec: ModelSpec, z: Array, a: Array, y: Array) -> Array:
 
 
 # ----- validation and layout --------------------------------------------------------------------------------------
-
-
-def _check_params(spec: ModelSpec, params: Mapping[str, Any]) -> None:
-    if not isinstance(params, Mapping):
-        raise BadInput(f"params must be a dict of arrays with keys {', '.join(spec.param_names())}, "
-                       f"got {type(params).__name__}")
-    shapes = spec.param_shapes()
-    missing = [k for k in shapes if k not in params]
-    extra = [k for k in params if k not in shapes]
-    if missing or extra:
-        what = []
-        if missing:
-            what.append(f"missing {', '.join(missing)}")
-        if extra:
-            what.append(f"unexpected {', '.join(map(str, extra))}" + (" (the spec has no biases)" if
-                                                                    not spec.bias else ""))
-        raise BadInput(f"params for {spec.title}: {'; '.join(what)}; expected keys {', '.join(shapes)}")
-    for k, shape in shapes.items():
-        got = np.shape(params[k])
-        if got != shape:
-            raise BadInput(f"parameter {k} has shape {got}, expected {shape} ({spec.layout} layout, "
-                           f"net {spec.net})")
 
 
 def _batch_size(spec: ModelSpec, x: Array) -> int:
@@ -165,7 +144,7 @@ class _Columns:
 
     def __init__(self, spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any = None,
                  masks: Mapping[str, Any] | None = None):
-        _check_params(spec, params)
+        check_params(spec, params)
         x = np.asarray(x)
         self.m = _batch_size(spec, x)
         self.dtype = _working_dtype(params, x, y if y is not None else x)
@@ -376,7 +355,7 @@ def problem(spec: ModelSpec, params: Mapping[str, Any], x: Any, y: Any, *, masks
     ``loss`` is a :class:`SpecLoss` (so the exhaustive check is vectorised and a 1/m factor is named); ``grad`` is
     this module's :func:`gradients` on the same batch.
     """
-    _check_params(spec, params)
+    check_params(spec, params)
     loss_fn = SpecLoss(spec, x, y, masks)
 
     def grad(p: Mapping[str, Any]) -> dict[str, Array]:

@@ -23,32 +23,13 @@ from numeric.conv_spec import ConvNetSpec
 from numeric.errors import BadInput
 from numeric.functions import TargetKind, log_sum_exp
 from numeric.layers import Dense
+from numeric.params import check_params
 from numeric.rnn_spec import RnnSpec
 
 __all__ = ["forward", "gradients", "init_params", "loss", "problem", "random_batch"]
 
 Array = np.ndarray
 SharedSpec = ConvNetSpec | RnnSpec
-
-
-def _check_params(spec: SharedSpec, params: Mapping[str, Any]) -> dict[str, Array]:
-    if not isinstance(params, Mapping):
-        raise BadInput(f"params must be a dict of arrays with keys {', '.join(spec.param_names())}, "
-                       f"got {type(params).__name__}")
-    shapes = spec.param_shapes()
-    missing = [k for k in shapes if k not in params]
-    extra = [k for k in params if k not in shapes]
-    if missing or extra:
-        what = ([f"missing {', '.join(missing)}"] if missing else []) + (
-            [f"unexpected {', '.join(map(str, extra))}"] if extra else [])
-        raise BadInput(f"params for {spec.title}: {'; '.join(what)}; expected keys {', '.join(shapes)}")
-    out = {}
-    for k, shape in shapes.items():
-        arr = np.asarray(params[k])
-        if arr.shape != shape:
-            raise BadInput(f"parameter {k} has shape {arr.shape}, expected {shape} (net {spec.net})")
-        out[k] = arr
-    return out
 
 
 def _dtype(params: Mapping[str, Array], x: Array, y: Array) -> np.dtype:
@@ -59,7 +40,7 @@ def _dtype(params: Mapping[str, Array], x: Array, y: Array) -> np.dtype:
 
 def _inputs(spec: ConvNetSpec, params: Mapping[str, Any], x: Any, y: Any) -> tuple[dict, Array, Array]:
     """Parameters, x (m, C, H, W) and y as one-hot columns (n_L, m), all in the working dtype."""
-    p = _check_params(spec, params)
+    p = check_params(spec, params)
     x = np.asarray(x)
     if x.ndim != 4 or x.shape[1:] != spec.input_shape:
         raise BadInput(f"x has shape {x.shape}, expected {spec.x_shape(-1)[1:]} per sample: (m, C, H, W) = "
@@ -125,9 +106,9 @@ def forward(spec: SharedSpec, params: Mapping[str, Any], x: Any, *, h0: Any = No
     """The network's output: a^L (m, n_L), samples as rows; for the RNN, p_t for every step, (T, V, m)."""
     if isinstance(spec, RnnSpec):
         T, m = np.shape(x)
-        _, (_, _, _, _, zs) = spec.cell.forward(_check_params(spec, params), x, np.zeros((T, m), dtype=int), h0)
+        _, (_, _, _, _, zs) = spec.cell.forward(check_params(spec, params), x, np.zeros((T, m), dtype=int), h0)
         return np.stack([np.exp(z - log_sum_exp(z)) for z in zs])
-    p = _check_params(spec, params)
+    p = check_params(spec, params)
     x = np.asarray(x)
     if x.ndim != 4 or x.shape[1:] != spec.input_shape:
         raise BadInput(f"x has shape {x.shape}, expected (m, {', '.join(map(str, spec.input_shape))})")
@@ -139,7 +120,7 @@ def forward(spec: SharedSpec, params: Mapping[str, Any], x: Any, *, h0: Any = No
 def loss(spec: SharedSpec, params: Mapping[str, Any], x: Any, y: Any, *, h0: Any = None) -> float | complex:
     """The cost C (mean or sum over the batch); complex for complex parameters (the complex step)."""
     if isinstance(spec, RnnSpec):
-        return _scalar(spec.cell.loss(_check_params(spec, params), x, y, h0))
+        return _scalar(spec.cell.loss(check_params(spec, params), x, y, h0))
     p, x, y_cols = _inputs(spec, params, x, y)
     z, a = _output(_forward(spec, p, x))
     total = np.sum(spec.cost_entry.per_sample(spec.output_activation, z, a, y_cols), axis=-1)
@@ -149,7 +130,7 @@ def loss(spec: SharedSpec, params: Mapping[str, Any], x: Any, y: Any, *, h0: Any
 def gradients(spec: SharedSpec, params: Mapping[str, Any], x: Any, y: Any, *, h0: Any = None) -> dict[str, Array]:
     """dC/d(every parameter): BP1 at the output, then back through every stage (BPTT for the RNN)."""
     if isinstance(spec, RnnSpec):
-        return spec.cell.gradients(_check_params(spec, params), x, y, h0)
+        return spec.cell.gradients(check_params(spec, params), x, y, h0)
     p, x, y_cols = _inputs(spec, params, x, y)
     caches = _forward(spec, p, x)
     z, a = _output(caches)
@@ -208,7 +189,7 @@ def random_batch(spec: SharedSpec, m: int, rng: np.random.Generator, labels: str
 def problem(spec: SharedSpec, params: Mapping[str, Any], x: Any, y: Any, *, h0: Any = None
             ) -> tuple[Callable, Callable, dict[str, Array]]:
     """``(loss, grad, params)`` for :func:`numeric.gradcheck` on one batch."""
-    _check_params(spec, params)
+    check_params(spec, params)
 
     def loss_fn(q: Mapping[str, Any]) -> float | complex:
         return loss(spec, q, x, y, h0=h0)
