@@ -36,6 +36,8 @@ differences, checks the equations of your own LaTeX documents, and writes it all
 A model is a catalog name (see `bpv derive --list`) or flags:
   --net 3-30-10-3-1 --act sigmoid,sigmoid,relu,identity --cost mse --reduction mean --layout columns [--no-bias]
   past the dense layer, on every hidden layer: [--norm batch|layer] [--keep-prob P] [--l2 LAMBDA [--l2-n N]]
+  weight sharing: --net 1x8x8-c4k3p1-pool2-flat-10 --act relu,softmax --cost cce (a convolutional net, x (m, C, H, W))
+                  or --rnn 5-8-5 --steps 4 (a vanilla tanh RNN, min-char-rnn's names)
 
 Exit status: 0 everything holds, 1 something does not hold or failed, 2 bad input.
 """
