@@ -36,6 +36,8 @@ from numeric.spec import ModelSpec  # noqa: E402
 BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
 WIDTHS = (16, 64, 256, 1024)
 GENERATED, GEMMS, TORCH, TORCH_GEMMS = "generated", "GEMMs alone", "PyTorch", "PyTorch GEMMs alone"
+#: probes of the element-wise work: NumPy's exp alone and PyTorch's whole sigmoid on the two hidden layers' arrays
+EXP, TORCH_SIGMOID = "NumPy exp of the hidden layers", "PyTorch sigmoid of the hidden layers"
 #: below this time a call is dominated by its fixed cost, not by arithmetic
 SHORT_CALL = 200e-6
 
@@ -61,6 +63,21 @@ def torch_gemms(params, x):
     return products
 
 
+def elementwise_probes(width: int, batch: int, dtype: type) -> dict[str, object]:
+    """NumPy's exp alone on two (width, batch) arrays (the one exponential per unit of the folded sigmoid) and
+    PyTorch's sigmoid on the same shapes (exp, add and divide in one vectorised pass); no torch: the exp only."""
+    z = np.random.default_rng(1).standard_normal((2, width, batch)).astype(dtype)
+    u = np.empty_like(z)
+    probes: dict[str, object] = {EXP: lambda: (np.exp(z[0], out=u[0]), np.exp(z[1], out=u[1]))}
+    try:
+        import torch
+    except ImportError:
+        return probes
+    tz, tu = torch.from_numpy(z), torch.from_numpy(u)
+    probes[TORCH_SIGMOID] = lambda: (torch.sigmoid(tz[0], out=tu[0]), torch.sigmoid(tz[1], out=tu[1]))
+    return probes
+
+
 def cell(kernel, width: int, batch: int, dtype: type, budget: float, seed: int) -> dict[str, float] | None:
     """Median times of the contenders in one cell, or None if measuring it would exceed ``budget`` seconds."""
     spec = spec_for(width)
@@ -74,6 +91,7 @@ def cell(kernel, width: int, batch: int, dtype: type, budget: float, seed: int) 
     if torch_step is not None:
         contenders[TORCH] = torch_step
         contenders[TORCH_GEMMS] = torch_gemms(params, x)
+    contenders.update(elementwise_probes(width, batch, dtype))
     t0 = time.perf_counter()
     for fn in contenders.values():  # one warm-up call each (fills the kernel's workspace), timed as a probe
         fn()
@@ -99,9 +117,12 @@ def why(times: dict[str, float], width: int, batch: int, dtype: type) -> str:
         size_text = f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 2**10:.0f} KB"
         text = (f"outside the products {1e3 * (gen - floor):.2f} ms against PyTorch's {1e3 * max(step - mkl, 0.0):.2f}"
                 f" ms: NumPy makes one pass per operation over {size_text} layer arrays (the folded sigmoid: an exp"
-                " and 9 passes), PyTorch's sigmoid and sigmoid backward are one vectorised pass each")
+                " and 10 passes), PyTorch's sigmoid and sigmoid backward are one vectorised pass each")
+        if TORCH_SIGMOID in times:
+            text += (f"; measured here, NumPy's exp alone on the two hidden layers takes {1e3 * times[EXP]:.2f} ms,"
+                     f" PyTorch's whole sigmoid {1e3 * times[TORCH_SIGMOID]:.2f} ms")
         if np.dtype(dtype) == np.float64:
-            text += "; NumPy's float64 exp is a scalar libm loop on this CPU (no AVX-512)"
+            text += " (NumPy's float64 exp is a scalar libm loop on this CPU: no AVX-512)"
         reasons.append(text)
     return "; ".join(reasons) or "within the noise of this cell"
 
@@ -141,6 +162,8 @@ def main() -> None:
     has_torch = any(r is not None and TORCH in r for r in results.values())
     table("generated gradients, ms", results, lambda r: f"{r[GENERATED] * 1e3:.3f}")
     table("GEMMs alone / generated (1.00 = at the GEMM floor)", results, lambda r: f"{r[GEMMS] / r[GENERATED]:.2f}")
+    table("NumPy exp of the hidden layers / time outside the products (generated - GEMMs)", results,
+          lambda r: f"{r[EXP] / (r[GENERATED] - r[GEMMS]):.2f}" if r[GENERATED] > r[GEMMS] else "n/a (noise)")
     if not has_torch:
         print("PyTorch not installed: no comparison with it")
         return

@@ -2,5 +2,6 @@
 hand. :func:`derive.core.shipped.load` unpickles a payload only when its digest is recorded here."""
 
 DIGESTS = {
-    'derive.backprop.general_rule:general_rule': '48d74cdac628062a237d9a12073ce2ff2a36787f51574f012672f34b595ed8fc',
+    'derive.backprop.general_rule:general_rule': 'f68524af48b0f16ad19516f83f1116cd00f0f6b51bf99a8d7c4c6718bc5f386f',
+    'derive.backprop.model_functions:activations': '6845b756bde631956f1128248392f533295eff447519e2f3fad0d0d86e5564b3',
 }

@@ -71,7 +71,17 @@ def test_the_docs_quote_what_the_command_prints(capsys):
     assert main(["gradcheck", f"{RNN}:no_dh_next"]) == 1
     printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
     printed = [line for line in printed if not line.startswith(("== bpv gradcheck", "gradcheck (auto mode"))]
-    assert quoted == printed
+    assert [_noise_free(q) for q in quoted] == [_noise_free(p) for p in printed]
+
+
+def _noise_free(line: str) -> str:
+    """A row of a correct parameter with its error columns blanked: they are finite-difference round-off (~1e-10),
+    whose digits and worst entry depend on the CPU's libm (seen: 3.8e-10 at 0,0 on one machine, 3.5e-10 at 4,1 on
+    another); the verdict, the bad count and every wrong row are compared digit for digit."""
+    cols = line.split()
+    if len(cols) >= 7 and cols[2] == "ok":
+        return " ".join(cols[:3] + cols[6:])
+    return line
 
 
 def test_a_prefix_that_cannot_be_built_leaves_the_verdict_and_says_why(tmp_path, capsys):

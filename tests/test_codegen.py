@@ -11,7 +11,7 @@ import sympy as sp
 from derive.backprop.batch import derive_batch_forms
 from derive.codegen import KernelPrinter, derivation_hash, generate_kernel_source, piece_source
 from derive.codegen.elementwise import inlined
-from derive.codegen.model_lines import matrix_names
+from derive.codegen.model_lines import matrix_names, overwrites_input
 from derive.codegen.validation import fill_template, validation_source
 from derive.functions.stable import Piece, derive_stable_forms, stable_activation, z
 from numeric.catalog import CATALOG
@@ -75,6 +75,20 @@ def test_relu_prime_convention_prints_as_a_mask():
     assert KernelPrinter().doprint(sp.Heaviside(z, 0)) == "(z.real > 0) * 1.0"
     with pytest.raises(ValueError):
         KernelPrinter().doprint(sp.Heaviside(z))
+
+
+def test_relu_prime_is_copied_from_a_bool_comparison():
+    _, prime, _ = stable_activation(ActSpec.parse("relu"))
+    assert "np.copyto(out, z.real > 0)" in piece_source(prime)  # np.greater writing floats is a casting loop
+
+
+def test_a_hidden_a_overwrites_z_only_where_nothing_reads_z_later():
+    # sigmoid' and tanh' are computed from a; relu' reads z, so relu's A^l keeps an array of its own
+    assert overwrites_input(ActSpec.parse("sigmoid")) and overwrites_input(ActSpec.parse("tanh"))
+    assert not overwrites_input(ActSpec.parse("relu")) and not overwrites_input(ActSpec.parse("identity"))
+    src = generate_kernel_source(ModelSpec.build("4-3-3-2", "sigmoid,relu,softmax", "cce"))
+    assert 'A1 = sigmoid(Z1, out=ws["Z", 1]' in src and 'A2 = relu(Z2, out=ws["A", 2])' in src
+    assert 'A3 = softmax(Z3, out=ws["A", 3])' in src  # the output layer: Z^L is read by the cost
 
 
 def test_the_printed_sigmoid_derivative_is_stable_where_the_raw_one_is_nan():

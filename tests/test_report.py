@@ -147,9 +147,9 @@ def test_the_cost_and_the_output_error_are_found_by_role_not_by_title():
     roles = [Role.ACTIVATION, Role.COST, Role.OUTPUT_ERROR]
     retitled = [dataclasses.replace(d, title=f"part {i}", role=role) for i, (d, role) in enumerate(zip(functions, roles,
                                                                                                       strict=True))]
-    derivation = next(s for s in report.SECTIONS if s.name == "derivation")
+    derivation = next(s for s in report.SECTIONS if s.name == "proof log")
     tex = report.body_tex(_data(retitled), "section", sections=(derivation,))
-    assert "The derivative of the cost" in tex and "The output error $\\delta^L$" in tex
+    assert "The cost and its derivative" in tex and "The output error $\\delta^L$" in tex
     assert "from the definition" in tex  # the activation, headed by what it is
     assert "part 1" not in tex and "part 2" not in tex
 

@@ -17,7 +17,7 @@ import sympy as sp
 from derive.backprop.model_functions import model_function_derivations
 from derive.core.book import book_latex
 from derive.report import layout
-from derive.report.data import KERNEL, VERIFICATION, Rendered, ReportData
+from derive.report.data import KERNEL, PROOF_LOG, VERIFICATION, Rendered, ReportData
 from derive.report.documents import SHARED_INTRO, catalog_document, model_document
 from derive.report.figures import place_figures
 from derive.report.pictures import rnn_unrolled_tikz, shown_steps
@@ -126,8 +126,8 @@ def test_conv_key_steps_are_the_derivations(lenet):
             assert step.holds is True
             assert layout.step_tex(step) in key, k.label  # its equation and its check, as the derivation has them
     # the key steps come before the full derivation, which has every step again
-    assert tex.index(KEY_STEPS_TITLE) < tex.index("The derivation, step by step")
-    full = _section(tex, "The derivation, step by step")
+    assert tex.index(KEY_STEPS_TITLE) < tex.index(PROOF_LOG)
+    full = _section(tex, PROOF_LOG)
     for step in conv.steps:
         assert layout.step_tex(step) in full, step.label
 

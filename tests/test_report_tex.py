@@ -27,7 +27,9 @@ def test_prose_escapes_every_special_character_of_user_text():
 def test_prose_typesets_ascii_maths_as_math_and_nothing_else():
     assert rt.prose("delta^L = a - y") == "$\\delta^{L}$ = a - y"
     assert rt.prose("a^{l-1}_k and y_k") == "$a^{l-1}_{k}$ and $y_{k}$"
-    assert rt.prose("sympy.diff of the definition") == "sympy.diff of the definition"
+    # a code name for an operation is said in words, and nothing of it is taken for maths
+    assert rt.prose("sympy.diff of the definition") == "SymPy's derivative of the definition"
+    assert rt.prose("mysympy.diff_x") == "mysympy.diff\\_x"
 
 
 def test_a_step_labelled_bp1_is_tagged_bp1_and_shows_kind_justification_and_method():

@@ -3,6 +3,7 @@ named."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -235,6 +236,29 @@ def test_verify_models_keeps_the_order_and_reports_progress():
     results = verify_models(specs, jobs=1, progress=seen.append, checks=NUMERIC, use_cache=False)
     assert [r.spec for r in results] == specs and all(r.ok for r in results)
     assert seen[-1].startswith("[2/2] ") and any("complex step" in s for s in seen)
+
+
+def test_several_processes_start_the_longest_model_first_and_report_in_the_given_order(tmp_path):
+    from derive.verification.pool import in_processes
+    from derive.verification.schedule import expected_seconds, longest_first
+
+    catalog = [get_model(n) for n in ("binary_classifier", "regression", "tanh_net", "mnist_nielsen")]
+    order = longest_first(catalog)
+    assert sorted(order) == [0, 1, 2, 3] and order[:2] == [1, 2]  # regression (depth 4), then tanh_net (depth 3)
+    assert expected_seconds(catalog[1]) > expected_seconds(catalog[2]) > expected_seconds(catalog[3])
+    started, finished = tmp_path / "started", {}
+    in_processes(functools.partial(_note_start, started), ["a", "b", "c"], jobs=1, order=[2, 0, 1],
+                 done=finished.__setitem__, failed=lambda i, exc: pytest.fail(f"{i}: {exc}"))
+    assert started.read_text() == "cab" and finished == {0: "A", 1: "B", 2: "C"}
+    with pytest.raises(ValueError, match="every index"):
+        in_processes(str.upper, ["a", "b"], jobs=1, order=[0, 0], done=finished.__setitem__, failed=print)
+
+
+def _note_start(log, item: str) -> str:
+    """A worker that appends its item to ``log`` as it starts (one process: the start order is the log's)."""
+    with open(log, "a") as f:
+        f.write(item)
+    return item.upper()
 
 
 # ----- the schema validator ---------------------------------------------------------------------------------------

@@ -191,7 +191,7 @@ def _errors(d: Derivation, spec: ModelSpec, N: Names, widths: list[int]) -> dict
                    "z^{l+1}_{kx} in index form with respect to z^l_{px}, the Kronecker delta collapsing the sum, "
                    "read as a matrix; checked element-wise with sigma and C_x undefined",
                    check_error(spec, widths, l, M_CHECK, None), (f"batch.Delta{l + 1}",),
-                   note=_INDEX_NOTE + book_text(idx)))
+                   note=_INDEX_NOTE + book_text(idx), index_form=idx))
         _textbook(d, f"batch.Delta{l}", N.Delta(l), backprop_form(N, l, N.Delta(l + 1)), form)
     return deltas
 
@@ -210,7 +210,7 @@ def _gradients(d: Derivation, spec: ModelSpec, N: Names, s: sp.Expr) -> dict[tup
                        f"z^l_{{jx}} in index form with respect to every {what}, the Kronecker delta collapsing the "
                        "sum, read as a matrix; checked element-wise against the derivative of the batch cost",
                        check_claim(spec, l, param, form), (f"batch.Delta{l}", "batch.chain"),
-                       note=_INDEX_NOTE + book_text(idx)))
+                       note=_INDEX_NOTE + book_text(idx), index_form=idx))
             textbook = weight_form(N, l, N.Delta(l), s) if param == "W" else bias_form(N, N.Delta(l), s)
             _textbook(d, f"batch.nabla_{param}{l}", lhs, textbook, form)
     return grads
@@ -225,7 +225,10 @@ def _code_errors(d: Derivation, spec: ModelSpec, N: Names, s: sp.Expr, deltas: d
              "the pre-scaled output error (scale once, on the smallest matrix)")
     errors = {L: s * deltas[L] if s != 1 else deltas[L]}
     for l in range(L - 1, 0, -1):
-        _, form = derive_error_form(N, l, spec.bias, N.E(l + 1))
+        # BP2's derivation is linear in the upstream error and never looks at its name: derived once, with
+        # Delta^{l+1}, and E^{l+1} put in its place (the same matrix expression deriving with E^{l+1} gives)
+        _, form = derive_error_form(N, l, spec.bias, N.Delta(l + 1))
+        form = form.xreplace({N.Delta(l + 1): N.E(l + 1)})
         errors[l] = form
         d.add(Step(f"code.E{l}", N.E(l), form, "derived",
                    "E^l = s Delta^l: the derivation of BP2 with E^{l+1} in place of Delta^{l+1} (it is linear in "

@@ -6,7 +6,10 @@ Two sides, at the same random point (parameters, inputs, targets: random rationa
   (:func:`derive.backprop.compose.compose_model`)
   and differentiated with ``sympy.diff`` with respect to one parameter at a time. The other leaves are fixed at the
   point *while composing* (``compose_model(fixed=...)``): ∂C/∂θ_i at the point is the derivative of
-  t -> C(point with θ_i = t), so nothing is lost and C stays small. Never the layer recursion.
+  t -> C(point with θ_i = t), so nothing is lost and C stays small. Never the layer recursion. The derivative is
+  evaluated at the point in 60-digit mpmath arithmetic, once per distinct subexpression
+  (:func:`derive.backprop.mp_eval.evaluate`); one parameter is one task, run on a pool of forked workers while
+  the other parts of the model's derivation run (:func:`start_end_to_end`, :mod:`derive.backprop.parallel`).
 * **BP**: the backprop recursion (BP1 with the derived ∂C/∂a, σ' and, for softmax, the proven Jacobian
   diag(s) − s sᵀ; BP2; BP3; BP4; then the batch reduction) evaluated in 60-digit mpmath arithmetic with the model's
   derived functions.
@@ -27,13 +30,16 @@ import math
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 import mpmath
 import sympy as sp
 
 from derive.backprop.compose import compose_model, softmax_at
 from derive.backprop.compose import x as x_base
+from derive.backprop.mp_eval import evaluate
 from derive.backprop.output_delta import SOFTMAX_WIDTH
+from derive.backprop.parallel import Inline
 from derive.core.proof import Check
 from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a, delta, y
@@ -54,11 +60,13 @@ __all__ = [
     "bp_gradient",
     "composable",
     "derive_end_to_end",
+    "direct_derivative",
     "direct_gradient",
     "parameter_of",
     "paths_to_output",
     "random_point",
     "random_value",
+    "start_end_to_end",
     "stratified_sample",
 ]
 
@@ -126,21 +134,40 @@ def _theta_symbols(spec: ModelSpec) -> list:
 
 
 # ----- the direct side ----------------------------------------------------------------------------------------
-def direct_gradient(spec: ModelSpec, point: dict, params: list, m: int) -> dict:
-    """∂C/∂θ for each θ in ``params`` by sympy.diff of the composed cost, others fixed at ``point``.
+#: the variable C is differentiated in: t -> C(point with the parameter = t)
+_t = sp.Symbol("t")
 
-    A parameter of layer l does not change a^{l-1}: the layers below it are composed once, at the point (numbers),
-    and C(θ) is composed from layer l on over those values (the same expression composing everything would give).
+
+def direct_derivative(spec: ModelSpec, point: dict, param, m: int, inputs: list | None) -> tuple[sp.Float, float]:
+    """∂C/∂θ at ``point`` for one parameter θ: sympy.diff of t -> C(point with θ = t), evaluated at t = θ's value.
+
+    A parameter of layer l does not change a^{l-1}: ``inputs`` are those activations at the point (None for layer
+    1), and C(t) is composed from layer l on over them (the same expression composing everything would give).
+    The derivative is evaluated in 60-digit mpmath arithmetic (:func:`derive.backprop.mp_eval.evaluate`). Returns
+    the value and the seconds it took (a task of the worker pool: module level, picklable arguments).
     """
+    t0 = time.perf_counter()
+    l = int(param.indices[0])
+    fixed = {**point, param: _t}
+    cm = compose_model(spec, m=m, fixed=fixed, first_layer=l, inputs=inputs)
+    value = evaluate(sp.diff(cm.cost, _t), {_t: point[param]}, DIGITS)
+    return value, time.perf_counter() - t0
+
+
+def _submit_direct(executor: Executor, spec: ModelSpec, point: dict, params: list, m: int) -> dict:
+    """Futures of :func:`direct_derivative` for every parameter, the costliest (most paths) submitted first."""
     at_point = compose_model(spec, m=m, fixed=point).a
-    out = {}
-    for s in params:
+    order = sorted(params, key=lambda s: -paths_to_output(spec, int(s.indices[0])))
+    futures = {}
+    for s in order:
         l = int(s.indices[0])
-        fixed = {k: v for k, v in point.items() if k != s}
-        cm = compose_model(spec, m=m, fixed=fixed, first_layer=l, inputs=None if l == 1 else at_point[l - 1])
-        g = sp.diff(cm.cost, s).xreplace({s: point[s]})
-        out[s] = sp.N(g, DIGITS)
-    return out
+        futures[s] = executor.submit(direct_derivative, spec, point, s, m, None if l == 1 else at_point[l - 1])
+    return {s: futures[s] for s in params}
+
+
+def direct_gradient(spec: ModelSpec, point: dict, params: list, m: int) -> dict:
+    """∂C/∂θ for each θ in ``params`` by sympy.diff of the composed cost, others fixed at ``point`` (in process)."""
+    return {s: f.result()[0] for s, f in _submit_direct(Inline(), spec, point, params, m).items()}
 
 
 # ----- the BP side --------------------------------------------------------------------------------------------
@@ -263,12 +290,8 @@ def stratified_sample(spec: ModelSpec, rng: random.Random) -> list:
     return chosen
 
 
-def derive_end_to_end(spec: ModelSpec, *, seed: int = 0, full_limit: int = FULL_LIMIT, progress=None) -> Derivation:
-    """The end-to-end comparison (module doc): twin exhaustively, the model itself by a stratified sample."""
-    d = Derivation(f"{spec.title} end to end: sympy.diff of the composed C(theta) against BP1-BP4 ({DIGITS} digits)",
-                   summary="direct side: the real activations and cost composed and differentiated, never the "
-                           "recursion; BP side: BP1-BP4 with the derived functions",
-                   role=Role.END_TO_END, subject=spec.title)
+def _runs(spec: ModelSpec, d: Derivation, seed: int, full_limit: int) -> list[tuple]:
+    """(tag, spec, batch size, parameters, title) of each comparison: the twin, then the model where tractable."""
     twin = spec.reduced_twin(3)
     runs = [("twin", twin, 1, _theta_symbols(twin), f"reduced twin {twin.net}, every parameter, 1 sample")]
     first = spec.sizes[0] * spec.sizes[1]
@@ -285,30 +308,56 @@ def derive_end_to_end(spec: ModelSpec, *, seed: int = 0, full_limit: int = FULL_
                  f"not composed: the first layer has {first} weights (> {full_limit}); composing C(theta) at this "
                  "width costs seconds per parameter in 60-digit SymPy arithmetic, so this model is covered by its "
                  "reduced twin (below), the fixed-width proof and the all-widths proof")
-    for tag, s, m, params, title in runs:
+    return runs
+
+
+def _left_out_step(d: Derivation, tag: str, title: str, left_out: list[int]) -> None:
+    layers = ", ".join(map(str, left_out))
+    d.define(f"e2e.{tag}.depth", sp.Symbol(f"layers_{layers.replace(', ', '_')}"), sp.Symbol("not_composed"),
+             f"{title}: layers {layers} not composed: from a unit there more than {PATH_LIMIT} paths lead "
+             "to the cost, and sympy.diff walks the composed C(theta) as a tree of that many copies "
+             "(exponential in depth); those layers are covered by the fixed-width proof (every layer, "
+             "layer by layer) and the all-widths proof")
+
+
+def start_end_to_end(spec: ModelSpec, executor: Executor, *, seed: int = 0, full_limit: int = FULL_LIMIT
+                     ) -> Callable[..., Derivation]:
+    """Submit the direct side of every comparison to ``executor``; returns ``finish(progress=None)``, which waits
+    for it, computes the BP side and returns the derivation (the same one :func:`derive_end_to_end` returns)."""
+    d = Derivation(f"{spec.title} end to end: sympy.diff of the composed C(theta) against BP1-BP4 ({DIGITS} digits)",
+                   summary="direct side: the real activations and cost composed and differentiated, never the "
+                           "recursion; BP side: BP1-BP4 with the derived functions",
+                   role=Role.END_TO_END, subject=spec.title)
+    pending = []
+    for tag, s, m, params, title in _runs(spec, d, seed, full_limit):
         params, left_out = composable(s, params)
-        if left_out:
-            layers = ", ".join(map(str, left_out))
-            d.define(f"e2e.{tag}.depth", sp.Symbol(f"layers_{layers.replace(', ', '_')}"),
-                     sp.Symbol("not_composed"),
-                     f"{title}: layers {layers} not composed: from a unit there more than {PATH_LIMIT} paths lead "
-                     "to the cost, and sympy.diff walks the composed C(theta) as a tree of that many copies "
-                     "(exponential in depth); those layers are covered by the fixed-width proof (every layer, "
-                     "layer by layer) and the all-widths proof")
-            title += f", layers {left_out[-1] + 1}-{s.L}"
-        t0 = time.perf_counter()
         point = random_point(s, m, seed)
-        direct = direct_gradient(s, point, params, m)
-        bp = bp_gradient(s, point, m)
-        checks = _compare(s, direct, bp)
-        dt = time.perf_counter() - t0
-        if progress:
-            progress(f"end to end, {title}: {dt:.1f} s")
-        for param, check in checks.items():
-            lhs, rhs = _lhs_rhs(param)
-            per = dt / max(len(params), 1) * 1000
-            check.detail = (check.detail + "; " if check.detail else "") + f"{title}; {per:.0f} ms per parameter"
-            d.add(Step(f"e2e.{tag}.{param.key}", lhs, rhs, "claim",
-                       f"{title}: sympy.diff of the composed cost vs the BP value for block {param.key}", check,
-                       (_THEOREMS[param.name][0],)))
-    return d
+        pending.append((tag, s, m, title, left_out, point, _submit_direct(executor, s, point, params, m)))
+
+    def finish(progress: Callable[[str], None] | None = None) -> Derivation:
+        for tag, s, m, title, left_out, point, futures in pending:
+            if left_out:
+                _left_out_step(d, tag, title, left_out)
+                title += f", layers {left_out[-1] + 1}-{s.L}"
+            t0 = time.perf_counter()
+            done = {p: f.result() for p, f in futures.items()}
+            direct = {p: value for p, (value, _) in done.items()}
+            bp = bp_gradient(s, point, m)
+            checks = _compare(s, direct, bp)
+            per = sum(secs for _, secs in done.values()) / max(len(done), 1) * 1000
+            if progress:
+                progress(f"end to end, {title}: {time.perf_counter() - t0:.1f} s waiting and BP")
+            for param, check in checks.items():
+                lhs, rhs = _lhs_rhs(param)
+                check.detail = (check.detail + "; " if check.detail else "") + f"{title}; {per:.0f} ms per parameter"
+                d.add(Step(f"e2e.{tag}.{param.key}", lhs, rhs, "claim",
+                           f"{title}: sympy.diff of the composed cost vs the BP value for block {param.key}", check,
+                           (_THEOREMS[param.name][0],)))
+        return d
+
+    return finish
+
+
+def derive_end_to_end(spec: ModelSpec, *, seed: int = 0, full_limit: int = FULL_LIMIT, progress=None) -> Derivation:
+    """The end-to-end comparison (module doc): twin exhaustively, the model itself by a stratified sample."""
+    return start_end_to_end(spec, Inline(), seed=seed, full_limit=full_limit)(progress)

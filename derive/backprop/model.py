@@ -33,10 +33,12 @@ import hashlib
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import sympy as sp
 
+from derive.backprop import parallel
 from derive.core import cache
 from derive.core.proof import Check
 from derive.core.steps import Derivation, Role, Step, canonical_srepr
@@ -144,10 +146,38 @@ def block_parts(spec: ModelSpec) -> list[Derivation]:
     return parts
 
 
-def _plan(spec: ModelSpec, progress: Callable[[str], None] | None, full_limit: int | None
+class _EndToEnd:
+    """The end-to-end part in two halves: ``start`` submits its direct side to the pool (after the model's functions
+    are derived, so that the forked workers inherit them), ``finish`` waits for it and adds the BP side. An error
+    while starting is raised by ``finish``, so the part fails in its own place."""
+
+    def __init__(self, spec: ModelSpec, executor: Executor, full_limit: int | None):
+        self.spec, self.executor, self.full_limit = spec, executor, full_limit
+        self.finisher: Callable[..., Derivation] | None = None
+        self.error: Exception | None = None
+
+    def start(self) -> list[Derivation]:
+        from derive.backprop.end_to_end import start_end_to_end
+
+        try:
+            limit = {} if self.full_limit is None else {"full_limit": self.full_limit}
+            self.finisher = start_end_to_end(self.spec, self.executor, **limit)
+        except Exception as exc:  # reported where the part stands, by finish
+            self.error = exc
+        return []
+
+    def finish(self, progress: Callable[[str], None] | None) -> Derivation:
+        if self.error is not None or self.finisher is None:
+            raise self.error or RuntimeError("the end-to-end part was not started")
+        return self.finisher(progress)
+
+
+def _plan(spec: ModelSpec, progress: Callable[[str], None] | None, full_limit: int | None, executor: Executor
           ) -> list[tuple[str, Callable[[], list[Derivation]]]]:
-    """The parts of ``spec``'s derivation, in order, each a name and how to make it (module doc)."""
-    from derive.backprop.end_to_end import derive_end_to_end
+    """The parts of ``spec``'s derivation, in order, each a name and how to make it (module doc).
+
+    A name can come twice (the end-to-end part's start and finish): its result stands at its last entry.
+    """
     from derive.backprop.fixed_width import derive_fixed_width
     from derive.backprop.general_rule import derive_general_rule
     from derive.backprop.model_functions import model_function_derivations
@@ -157,13 +187,14 @@ def _plan(spec: ModelSpec, progress: Callable[[str], None] | None, full_limit: i
 
         return shared_plan(spec)
     if spec.plain:
+        end_to_end = _EndToEnd(spec, executor, full_limit)
         steps = [
             ("model functions", lambda: model_function_derivations(spec)),
+            ("end to end", end_to_end.start),  # its direct side runs on the pool while the parts below run here
             ("general rule", lambda: [derive_general_rule()]),
             ("fixed width", lambda: [derive_fixed_width(spec, cap=fixed_width_cap(spec))]),
             ("batch forms", lambda: [batch_forms_part(spec)]),
-            ("end to end", lambda: [derive_end_to_end(spec, progress=progress, **(
-                {} if full_limit is None else {"full_limit": full_limit}))]),
+            ("end to end", lambda: [end_to_end.finish(progress)]),
         ]
     else:
         from derive.backprop.blocks_end_to_end import derive_blocks_end_to_end
@@ -177,6 +208,26 @@ def _plan(spec: ModelSpec, progress: Callable[[str], None] | None, full_limit: i
             ("end to end", lambda: [derive_blocks_end_to_end(spec)]),
         ]
     return steps
+
+
+def _run(spec: ModelSpec, steps: list, progress: Callable[[str], None] | None
+         ) -> tuple[list[Derivation], dict[str, float], list[str]]:
+    """Make every part in order; a part that raises becomes a failing part. The time of a name is the sum of its
+    entries (the end-to-end part's start and finish: its work on the pool overlaps the parts between them)."""
+    parts: list[Derivation] = []
+    timings: dict[str, float] = {}
+    errors: list[str] = []
+    for name, make in steps:
+        t0 = time.perf_counter()
+        try:
+            parts.extend(make())
+        except Exception as exc:  # a failing part is reported as not holding, never a crash
+            parts.append(_error_part(name, exc, spec))
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        if progress:
+            progress(f"{spec.title}: {name} ({timings[name]:.1f} s)")
+    return parts, timings, errors
 
 
 def derive_model(spec: ModelSpec, *, use_cache: bool = True, progress: Callable[[str], None] | None = None,
@@ -196,20 +247,8 @@ def derive_model(spec: ModelSpec, *, use_cache: bool = True, progress: Callable[
             if progress:
                 progress(f"{spec.title}: derivation from the cache ({cache.cache_dir()})")
             return hit
-    steps = _plan(spec, progress, full_limit)
-    parts: list[Derivation] = []
-    timings: dict[str, float] = {}
-    errors: list[str] = []
-    for name, make in steps:
-        t0 = time.perf_counter()
-        try:
-            parts.extend(make())
-        except Exception as exc:  # a failing part is reported as not holding, never a crash
-            parts.append(_error_part(name, exc, spec))
-            errors.append(f"{name}: {type(exc).__name__}: {exc}")
-        timings[name] = time.perf_counter() - t0
-        if progress:
-            progress(f"{spec.title}: {name} ({timings[name]:.1f} s)")
+    with parallel.pool() as executor:
+        parts, timings, errors = _run(spec, _plan(spec, progress, full_limit, executor), progress)
     md = ModelDerivation(spec, parts, timings, errors)
     if default and not errors:  # use_cache=False recomputes and refreshes the entry
         cache.store(spec.hash(), md)

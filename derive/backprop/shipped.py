@@ -1,9 +1,12 @@
 """The artefacts bpv ships derived (:mod:`derive.core.shipped`): only what does not depend on a model.
 
-Today one: the all-widths rule (:func:`derive.backprop.general_rule.derive_general_rule` with the textbook claims),
-~1 s to derive, the same for every model. Run ``python -m derive.backprop.shipped`` after changing the mathematics
-it depends on (``--check`` exits 1 when an artefact is stale or missing, and says which; tests run the check).
-A stale artefact is never served: the rule is then derived afresh, as if nothing were shipped.
+Today two: the all-widths rule (:func:`derive.backprop.general_rule.derive_general_rule` with the textbook claims),
+~1 s to derive, the same for every model; and the derivation of every element-wise activation of the registry
+(:func:`derive.functions.activations.shipped_activations`, default parameters), whose symbolic check of f' (the
+limit of the difference quotient) takes 0.5 s for σ, 2 s for tanh, 12 s for GELU. Run
+``python -m derive.backprop.shipped`` after changing the mathematics they depend on (``--check`` exits 1 when an
+artefact is stale or missing, and says which; tests run the check). A stale artefact is never served: it is then
+derived afresh, as if nothing were shipped.
 """
 
 from __future__ import annotations
@@ -24,9 +27,16 @@ def _general_rule():
     return derive_default_rule()
 
 
+def _activations():
+    from derive.functions.activations import shipped_activations
+
+    return shipped_activations()
+
+
 #: (producing module, artefact name) -> how to derive it afresh
 ARTEFACTS: dict[tuple[str, str], Callable[[], object]] = {
     ("derive.backprop.general_rule", "general_rule"): _general_rule,
+    ("derive.backprop.model_functions", "activations"): _activations,
 }
 
 

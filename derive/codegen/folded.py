@@ -118,7 +118,10 @@ def folded_source(form: Folded) -> str:
     """The kernel function: u in ``scratch`` (or a fresh array), the numerator in ``out``, D(u) in u's buffer
     (u's last use: D is evaluated in place when u occurs in it once), then out /= D. The mask is written as a
     number of out's type into ``mask`` (or a fresh array): a bool mask costs a cast in every product that reads
-    it (about three times a plain product in float32), and 0 and 1 multiply exactly, complex step included."""
+    it (about three times a plain product in float32), and 0 and 1 multiply exactly, complex step included.
+
+    ``out`` may be ``z`` itself: every read of z comes before the first write to ``out`` (the numerator and the
+    denominator are functions of u and the mask alone, checked by :func:`fold_expression`)."""
     in_place = list(sp.preorder_traversal(form.denominator)).count(U) == 1  # no read of u after the first write
     denominator = inplace_lines(form.denominator, "u") if in_place else None
     lines = [
@@ -128,8 +131,10 @@ def folded_source(form: Folded) -> str:
         "    if out is None:",
         "        out = np.empty(z.shape, dtype=z.dtype)",
         "    u = np.empty_like(out) if scratch is None else scratch",
-        "    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it",
-        f"    {MASK} = np.greater(z.real, 0, out=np.empty_like(out) if {MASK} is None else {MASK})",
+        "    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it; the",
+        "    # comparison into bool then one copy costs less than np.greater writing floats (a casting loop)",
+        f"    {MASK} = np.empty_like(out) if {MASK} is None else {MASK}",
+        f"    np.copyto({MASK}, z.real > 0)",
         *inplace_lines(EXPONENT, "u"),
         "    np.exp(u, out=u)",
         *inplace_lines(form.numerator, "out"),

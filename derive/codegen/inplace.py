@@ -61,7 +61,8 @@ class _Emitter:
             return self._unary(UFUNCS[type(e)], e.args[0], dst)
         if isinstance(e, sp.Heaviside) and len(e.args) == 2 and e.args[1] == 0 and is_leaf(e.args[0]):
             # the ReLU' convention H(z, 0): a mask on the real part (docs/conventions.md § ReLU'(0) = 0)
-            self.lines.append(f"    np.greater({scalar_code(e.args[0])}.real, 0, out={dst})")
+            # compared into bool, then copied: np.greater writing floats runs a casting loop that costs more
+            self.lines.append(f"    np.copyto({dst}, {scalar_code(e.args[0])}.real > 0)")
             return True
         return False
 

@@ -15,12 +15,28 @@ import sympy as sp
 from derive.backprop.batch import BatchForms
 from derive.codegen.elementwise import inlined
 from derive.codegen.folded import fold_activation
+from derive.codegen.inplace import UFUNCS
 from derive.codegen.printer import KernelPrinter, LayerFunctions, MatrixNames
 from derive.functions.stable import StableForms, a, lse, n_units, piece_name, stable_activation, y, z
 from numeric.functions import TargetKind
 from numeric.spec import ActSpec, ModelSpec
 
-__all__ = ["ModelLines", "layer_functions", "matrix_names"]
+__all__ = ["ModelLines", "layer_functions", "matrix_names", "overwrites_input"]
+
+
+def overwrites_input(act: ActSpec) -> bool:
+    """True when a hidden layer's A^l may be written into Z^l's own array: the derivative piece reads only the
+    forward value a (never z), and the forward piece reads z only before it first writes ``out`` (an exp-folded
+    form, whose numerator and denominator are functions of u and the mask alone, or one ufunc of z). One array
+    less per layer keeps the element-wise passes in cache."""
+    if not act.entry.elementwise:
+        return False
+    fwd, prime, _ = stable_activation(act)
+    if z in prime.expr.free_symbols or inlined(fwd):
+        return False
+    if fold_activation(act) is not None:
+        return True
+    return type(fwd.expr) in UFUNCS and fwd.expr.args == (z,)
 
 
 def layer_functions(act: ActSpec) -> LayerFunctions:
@@ -119,7 +135,12 @@ class ModelLines:
             if upto_z and l == self.output:
                 break
             # the forward mask of an exp-folded form in E^l's array: E^l is first written after the forward pass
-            lines += self.printer.assign(forms.A, self.name(N.A(l)), None if fresh else self.buffer("A", l),
+            into = self.buffer("A", l)
+            if l != self.output and overwrites_input(dense.act):
+                into = self.buffer("Z", l)
+                lines.append(f"    # A{l} overwrites Z{l}: no later line reads Z{l} (the derivative is computed "
+                             f"from A{l})")
+            lines += self.printer.assign(forms.A, self.name(N.A(l)), None if fresh else into,
                                          None if fresh else self.buffer("S", l),
                                          None if fresh else self.buffer("E", l))
         return lines

@@ -85,6 +85,11 @@ def _factor_rank(x: sp.Basic) -> int:
     return 4 if isinstance(x, (sp.Indexed, sp.Symbol, sp.MatrixSymbol, sp.Pow)) else 5
 
 
+def _bias_name(x: sp.Basic) -> bool:
+    """``b``, ``beta`` or a batch bias ``b^{l}`` (a matrix symbol named with its layer)."""
+    return _base_name(x).split("^")[0] in ("b", "beta")
+
+
 def _term_rank(t: sp.Basic) -> tuple[int, int, int]:
     """Sums first, then the other terms, a bias last; within each, positive terms before negative ones, and of two
     products the simpler first (y ln a + (1 - y) ln(1 - a))."""
@@ -92,8 +97,8 @@ def _term_rank(t: sp.Basic) -> tuple[int, int, int]:
     size = sp.count_ops(t) if t.is_Mul else 0
     if t.has(sp.Sum):
         return (0, negative, size)
-    bias = _base_name(t) in ("b", "beta") or (t.is_Mul and any(_base_name(f) in ("b", "beta") for f in t.args)
-                                                and len(t.args) == 2 and t.args[0].is_number)
+    bias = _bias_name(t) or (isinstance(t, sp.MatMul) and any(_bias_name(f) for f in t.args)) or (
+        t.is_Mul and any(_bias_name(f) for f in t.args) and len(t.args) == 2 and t.args[0].is_number)
     return (2 if bias else 1, negative, size)
 
 
@@ -117,6 +122,18 @@ class BookLatexPrinter(LatexPrinter):
 
     def _as_ordered_terms(self, expr, order=None):
         return book_terms(expr) if isinstance(expr, sp.Add) else super()._as_ordered_terms(expr, order)
+
+    def _print_Sum(self, expr):
+        # a factor that does not depend on the summation indices goes in front: (1/n) sum_k (a_k - y_k)^2,
+        # -sum_k [...]; display only (the same value)
+        indices = [limit[0] for limit in expr.limits]
+        coeff, rest = expr.function.as_independent(*indices, as_Add=False)
+        terms = sp.Add.make_args(expr.function)
+        if coeff == 1 and len(terms) > 1 and all(t.could_extract_minus_sign() for t in terms):
+            coeff, rest = sp.Integer(-1), -expr.function  # -sum_k [y_k ln a_k + (1 - y_k) ln(1 - a_k)]
+        if coeff != 1 and rest != 1:
+            return self._print(sp.Mul(coeff, sp.Sum(rest, *expr.limits), evaluate=False))
+        return super()._print_Sum(expr)
 
     def _print_Mul(self, expr):
         num, den = sp.fraction(expr)

@@ -99,6 +99,9 @@ class Step:
     check: Check | None = None
     depends: tuple[str, ...] = ()
     note: str = ""
+    #: the entry the right side was read from, when it is a matrix form read off an index form (the batch
+    #: forms): the report prints it beside the matrix, so the reader sees both
+    index_form: sp.Basic | None = None
 
     def __post_init__(self) -> None:
         try:

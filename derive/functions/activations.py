@@ -4,7 +4,10 @@ For an element-wise activation f the derivation is:
 
 1. **definition** f(z) (the entry of :data:`derive.functions.registry.ACTIVATIONS`: the only place an activation is
    written down);
-2. **derived** f'(z) = ``sympy.diff`` of the definition, cross-checked against a 60-digit numerical derivative;
+2. **derived** f'(z) = ``sympy.diff`` of the definition, proven equal to the limit of the difference quotient
+   (f(z + h) − f(z))/h as h → 0 where SymPy takes that limit (smooth definitions); where the definition branches on
+   the sign of z (ReLU, leaky ReLU, ELU: ``Max``/``Piecewise``) SymPy's limit cannot pass the branch, and the
+   derivative is cross-checked against a 60-digit central difference instead (numerical evidence, said so);
 3. where the derivative has a step (ReLU), the **convention** f'(0) = 0: SymPy's ``Heaviside(z)`` (H(0) = 1/2) is
    rewritten once, here, to ``Heaviside(z, 0)`` and checked equal to the raw derivative away from the kink;
 4. a **claim**: the textbook closed form (σ' = σ(1 − σ), tanh' = 1 − tanh², ...), typed in as a claim only and
@@ -32,7 +35,10 @@ __all__ = [
     "alpha",
     "check_derivative",
     "derive_activation",
+    "derive_activation_fresh",
     "derive_softmax",
+    "difference_quotient_check",
+    "shipped_activations",
     "sigma_f",
 ]
 
@@ -105,7 +111,36 @@ def check_derivative(
 
 @cache
 def derive_activation(act: ActSpec) -> ActivationResult:
-    """Derive f' for an element-wise activation from its definition (see module doc)."""
+    """Derive f' for an element-wise activation from its definition (see module doc).
+
+    The derivations of the registry's activations (default parameters) do not depend on a model: they are shipped
+    derived (:mod:`derive.backprop.shipped`) and served when the shipped copy is current, else derived here.
+    """
+    hit = _shipped().get(act)
+    return hit if isinstance(hit, ActivationResult) else derive_activation_fresh(act)
+
+
+@cache
+def _shipped() -> dict:
+    from derive.core import shipped
+
+    # shipped beside the module that uses these derivations for a model (derive.backprop is where bpv packages
+    # its artefacts); keyed on that module's imports, which include this one
+    return shipped.load("derive.backprop.model_functions", "activations", dict) or {}
+
+
+def shipped_activations() -> dict[ActSpec, ActivationResult]:
+    """Every element-wise activation of the registry, default parameter, always derived (what is shipped)."""
+    out = {}
+    for name, entry in ACTIVATIONS.items():
+        if entry.definition is not None and entry.closed_form is not None:
+            act = ActSpec.parse(name)
+            out[act] = derive_activation_fresh(act)
+    return out
+
+
+def derive_activation_fresh(act: ActSpec) -> ActivationResult:
+    """:func:`derive_activation`, always derived (never the shipped copy)."""
     name = act.name
     entry = ACTIVATIONS[name]
     if entry.definition is None or entry.closed_form is None:
@@ -118,7 +153,7 @@ def derive_activation(act: ActSpec) -> ActivationResult:
     d.define(f"{name}.def", fname(z), f, "definition")
     raw = sp.diff(f, z)
     kinks = act.entry.kinks
-    d.add(_derived_step(f"{name}.diff", fname, z, raw, check_derivative(f, z, raw, avoid=kinks)))
+    d.add(_derived_step(f"{name}.diff", fname, z, raw, difference_quotient_check(f, z, raw, kinks)))
     fprime = raw
     if raw.has(sp.Heaviside):
         # the convention f'(0) = 0 at a kink, as PyTorch has it: SymPy's H(0) = 1/2 rewritten to H(z, 0), here only
@@ -126,8 +161,8 @@ def derive_activation(act: ActSpec) -> ActivationResult:
         agree = prove_equal(fprime, raw)  # random points never hit z = 0 exactly
         d.convention(
             f"{name}.convention", sp.Derivative(fname(z), z), fprime, agree,
-            f"convention {entry.symbol}'(0) = 0 (as PyTorch): the unit step H(z), whose value at 0 SymPy leaves "
-            "as 1/2, taken with H(0) = 0",
+            f"convention {entry.symbol}'(0) = 0 (as PyTorch): the unit step H(z), whose value at 0 is open (1/2 "
+            "by default), taken with H(0) = 0",
             note=f"equal to the raw derivative for every z != 0; at z = 0 {entry.symbol} has a kink and any value in "
                  "[0, 1] is a subgradient",
         )
@@ -140,10 +175,43 @@ def derive_activation(act: ActSpec) -> ActivationResult:
     return ActivationResult(act, f, raw, fprime, claim, subs, d, kinks)
 
 
+#: the definitions whose difference quotient SymPy's limit cannot take: they branch on the sign of z
+_BRANCHES = (sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.Abs)
+
+
+def difference_quotient_check(f: sp.Expr, var: sp.Symbol, derived: sp.Expr, kinks: tuple[float, ...] = ()) -> Check:
+    """The derived f' against the definition of the derivative: lim_{h -> 0} (f(z + h) - f(z))/h, symbolically.
+
+    A proof that does not reuse the differentiation rules that produced ``derived``. Where the definition branches
+    on the sign of z, or the limit is not found, the 60-digit central difference stands in (numerical evidence,
+    with the reason in the method text).
+    """
+    if f.has(*_BRANCHES):
+        numeric = check_derivative(f, var, derived, avoid=kinks)
+        reason = ("the definition branches on the sign of z, and the limit of the difference quotient cannot be "
+                  "taken through a branch of unknown sign")
+        return Check(numeric.holds, f"{numeric.method} ({reason})", counterexample=numeric.counterexample)
+    h = sp.Symbol("h", real=True)
+    try:
+        limit = sp.limit((f.subs(var, var + h) - f) / h, h, 0, dir="+-")
+    except (NotImplementedError, ValueError):
+        limit = None
+    if limit is None or limit.has(sp.Limit, sp.oo, -sp.oo, sp.zoo, sp.nan):
+        numeric = check_derivative(f, var, derived, avoid=kinks)
+        return Check(numeric.holds, f"{numeric.method} (SymPy does not find the limit of the difference quotient)",
+                     counterexample=numeric.counterexample)
+    chk = prove_equal(limit, derived)
+    if chk.holds and chk.proven:
+        return Check(True, "symbolic: the limit of the difference quotient (f(z + h) - f(z))/h as h -> 0, taken "
+                           "from the definition, minus the derived derivative simplifies to 0")
+    return Check(chk.holds, f"the limit of the difference quotient against the derived derivative: {chk.method}",
+                 counterexample=chk.counterexample, strength=chk.strength)
+
+
 def _derived_step(label, fname, z, raw, check):
     from derive.core.steps import Step
 
-    return Step(label, sp.Derivative(fname(z), z), raw, "derived", "sympy.diff of the definition", check,
+    return Step(label, sp.Derivative(fname(z), z), raw, "derived", "differentiated the definition", check,
                 depends=(label.replace(".diff", ".def"),))
 
 
@@ -198,7 +266,7 @@ def derive_softmax(n: int = 3) -> SoftmaxResult:
         check = Check(True, f"every one of the {n * n} entries proven equal (symbolic, cross-checked numerically)")
     J = sp.MatrixSymbol(f"J_{n}", n, n)
     d.add(_claim_step("softmax.jacobian_width", J, claim_m, check,
-                      f"sympy.diff of every entry at width {n} against diag(s) - s s^T"))
+                      f"differentiated every entry at width {n}, compared with diag(s) - s s^T"))
     return SoftmaxResult(n, z, s, jac, d, s_sym)
 
 
@@ -208,7 +276,7 @@ def _index_step(raw, jac, z, zi, i, j, nn, s_i):
 
     n = jac.shape[0]
     to_concrete = {zi[q]: z[q - 1] for q in range(1, n + 1)}
-    check = Check(True, f"instantiated at n = {n}: every entry equals sympy.diff at that width")
+    check = Check(True, f"instantiated at n = {n}: every entry equals the derivative taken at that width")
     for r in range(1, n + 1):
         for c in range(1, n + 1):
             entry = raw.subs({nn: n, i: r, j: c}).doit().xreplace(to_concrete)
@@ -220,7 +288,8 @@ def _index_step(raw, jac, z, zi, i, j, nn, s_i):
         if check.holds is False:
             break
     return Step("softmax.diff", sp.Derivative(s_i[i], zi[j], evaluate=False), raw, "derived",
-                "sympy.diff of the definition in index form (Sum, KroneckerDelta)", check, ("softmax.def",))
+                "differentiated the definition in index form; the Kronecker delta collapses the sum", check,
+                ("softmax.def",))
 
 
 class _OutputLayer:

@@ -75,7 +75,7 @@ def derive_cost(name: str) -> CostResult:
     raw = first_branch(sp.diff(C, aj).doit())
     raw = sp.simplify(first_branch(raw.doit())) if raw.has(sp.Sum) else raw
     d.add(Step(f"{name}.diff", sp.Derivative(C_x, aj), raw, "derived",
-               "sympy.diff of the index-form definition; the Kronecker delta collapses the sum",
+               "differentiated the index-form definition; the Kronecker delta collapses the sum",
                _check_at_width(C, raw, entry), (f"{name}.def",)))
     claim = entry.derivative_claim(aj, yj, n_out)
     domain = {aj: _PROB_DOMAIN["a"], yj: _PROB_DOMAIN["y"]} if entry.log_domain else None
@@ -143,4 +143,4 @@ def _check_at_width(C: sp.Expr, raw: sp.Expr, entry: SymCost, width: int = 3) ->
         if chk.holds is not True:
             return Check(False, f"instantiated at n = {width}, output {j}: {chk.method}",
                          counterexample=chk.counterexample)
-    return Check(True, f"instantiated at n = {width}: equals sympy.diff at that width for every output")
+    return Check(True, f"instantiated at n = {width}: equals the derivative taken at that width, every output")

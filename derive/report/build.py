@@ -5,9 +5,9 @@ chapter per model and a chapter of computational-graph examples, :mod:`derive.re
 is rendered by :func:`derive.report.body.render_model` (sections: :mod:`derive.report.sections`), in worker
 processes when ``jobs`` > 1. PDFs are compiled by :func:`derive.core.texbuild.compile_pdf` (atomic; the previous
 PDF survives a LaTeX error; the ``.tex`` is kept beside it), each in a thread as soon as its model is in. Each
-model's plots are typeset once, into ``<name>-figures.pdf`` beside its report, and included as pages by the
-model's PDF and the book (:mod:`derive.report.figures`); ``--no-pdf`` writes the plots inline instead, so each
-``.tex`` compiles on its own. A section whose source module is not available says so in the PDF and in
+model's plots are typeset once, into a figures PDF in the compile folder, and included as pages by the model's
+PDF and the book (:mod:`derive.report.figures`): each PDF holds its figures; the ``.tex`` kept beside it has the
+plots inline, so it compiles on its own. A section whose source module is not available says so in the PDF and in
 :attr:`Rendered.missing`.
 
 A re-run with nothing changed rebuilds nothing: each report's inputs are keyed before any work
@@ -48,7 +48,7 @@ COMBINED_NAME = "catalog"
 def planned_outputs(specs: Sequence[Any], out: str | os.PathLike, *, combined: bool | None = None) -> list[Path]:
     """Every file :func:`build_reports` may write for ``specs`` into ``out`` (checked before any work starts)."""
     folder = Path(out)
-    suffixes = (".tex", ".pdf", "-figures.pdf", uptodate.SUFFIX)
+    suffixes = (".tex", ".pdf", uptodate.SUFFIX)
     names = [spec.slug + suffix for spec in specs for suffix in suffixes]
     if combined if combined is not None else len(specs) > 1:
         names += [COMBINED_NAME + suffix for suffix in (".tex", ".pdf", uptodate.SUFFIX)]
@@ -67,16 +67,17 @@ class Outcome:
 
 
 def write_document(tex: str, pdf_path: str | os.PathLike, *, pdf: bool = True,
-                   files: dict[str, bytes] | None = None) -> Outcome:
-    """Write ``tex`` beside ``pdf_path`` and compile it (unless ``pdf`` is False). Never raises TexError."""
+                   files: dict[str, bytes] | None = None, kept: str | None = None) -> Outcome:
+    """Write ``kept`` (default ``tex``: the standalone source) beside ``pdf_path`` and compile ``tex`` (unless
+    ``pdf`` is False) with ``files`` in its compile folder. Never raises TexError."""
     from derive.core.files import write_output
 
     pdf_path = Path(pdf_path)
+    write_output(pdf_path.with_suffix(".tex"), kept if kept is not None else tex)
     if not pdf:
-        write_output(pdf_path.with_suffix(".tex"), tex)
         return Outcome(pdf_path.with_suffix(".tex"), False, True, "")
     try:
-        compile_pdf(tex, pdf_path, files=files)
+        compile_pdf(tex, pdf_path, keep_tex=False, files=files)
     except TexMissing as exc:
         return Outcome(pdf_path, False, False, str(exc), no_engine=True)
     except TexError as exc:
@@ -120,15 +121,12 @@ class _Build:
         problems = "" if self.rendered[i].ok else ", PROBLEMS (as when it was built)"
         self.progress.step(f"{spec.name or spec.title}: up to date{problems}")
 
-    def remember(self, name: str, key: str, clean: bool, figures: FigureFile | None = None,
-                 status: dict | None = None) -> None:
+    def remember(self, name: str, key: str, clean: bool, status: dict | None = None) -> None:
         """After a build of document ``name`` that wrote every file and crashed nowhere (``clean``), keep its key,
         its files' digests and its verdicts ``status`` (uptodate.record)."""
         if not clean:
             return
         written = [self.out / f"{name}.tex"] + ([self.out / f"{name}.pdf"] if self.pdf else [])
-        if figures is not None:
-            written.append(self.out / figures.name)
         uptodate.record(self.main_output(name), key, written, status)
 
     def _written(self, o: Outcome, t1: float) -> None:
@@ -139,17 +137,18 @@ class _Build:
         r = self.rendered[i]
         t1 = time.perf_counter()
         try:
-            self.figure_files[i] = compile_figures(r, self.out) if self.pdf else None
+            self.figure_files[i] = compile_figures(r) if self.pdf else None
         finally:
             self.figures_ready[i].set()
         ref = self.figure_files[i]
         files = {ref.name: ref.data} if ref is not None else None
+        kept = model_document(r, template=self.template) if ref is not None else None
         o = write_document(model_document(r, template=self.template, figures=ref), self.out / f"{r.spec.slug}.pdf",
-                           pdf=self.pdf, files=files)
+                           pdf=self.pdf, files=files, kept=kept)
         self.outcomes[i] = o
         self._written(o, t1)
         status = {"holds": r.holds, "verified": r.verified, "missing": dict(r.missing)}
-        self.remember(r.spec.slug, self.keys[i], o.ok and not r.errors, ref, status)
+        self.remember(r.spec.slug, self.keys[i], o.ok and not r.errors, status)
 
     def book(self) -> Outcome:
         """The combined book: as soon as every model's figures exist (alongside the last model documents)."""
@@ -159,8 +158,10 @@ class _Build:
         ready = [r for r in self.rendered if r is not None]
         refs = [f for f, r in zip(self.figure_files, self.rendered, strict=True) if r is not None]
         files = {f.name: f.data for f in refs if f is not None}
-        tex = catalog_document(ready, template=self.template, figures=refs, **graph_chapter())
-        o = write_document(tex, self.out / f"{COMBINED_NAME}.pdf", pdf=self.pdf, files=files or None)
+        graph = graph_chapter()
+        tex = catalog_document(ready, template=self.template, figures=refs, **graph)
+        kept = catalog_document(ready, template=self.template, **graph) if files else None
+        o = write_document(tex, self.out / f"{COMBINED_NAME}.pdf", pdf=self.pdf, files=files or None, kept=kept)
         self._written(o, t1)
         clean = len(ready) == len(self.specs) and not any(r.errors for r in ready)
         self.remember(COMBINED_NAME, self.book_key(), o.ok and clean)

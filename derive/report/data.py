@@ -16,9 +16,12 @@ from derive.core.steps import Derivation, Role
 from numeric.spec import ModelSpec
 
 __all__ = [
+    "APPENDIX_MARK",
     "DERIVATION",
     "KERNEL",
     "PLOTS",
+    "PROOF_LOG",
+    "REPRODUCE",
     "VERIFICATION",
     "Rendered",
     "ReportData",
@@ -31,6 +34,11 @@ DERIVATION = "The derivation, step by step"
 KERNEL = "The generated kernel"
 VERIFICATION = "Verification"
 PLOTS = "Plots"
+#: the headings of the appendices that are not a data source
+PROOF_LOG = "Proof log: every step and how it was checked"
+REPRODUCE = "Reproduce"
+#: where a report body's appendices begin (the document assembly replaces it: :mod:`derive.report.documents`)
+APPENDIX_MARK = "%<<APPENDIX>>"
 
 
 def why_missing(exc: BaseException) -> str:

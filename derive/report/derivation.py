@@ -17,15 +17,14 @@ from derive.core.steps import Derivation, Role
 from derive.core.texbuild import escape_tex
 from derive.report import layout
 from derive.report.data import DERIVATION, ReportData
-from derive.report.model import cost_derivative_steps
 from derive.report.named import named_step
 from numeric.spec import ModelSpec
 
 __all__ = ["derivation_tex", "summary_tex"]
 
-_INTRO = ("Every equation below was computed by SymPy from the definitions, or is a textbook form compared "
-          "against a computed one. Under each equation: what kind of step it is, why it is true, and how it was "
-          "checked. A \\emph{symbolic} check reduced the difference of the two sides to zero; an \\emph{exact} "
+_INTRO = ("This appendix is the derivation in full: every step the main text uses and every step behind them, "
+          "in the order they were computed. Under each equation: what kind of step it is, why it is true, and how "
+          "it was checked. A \\emph{symbolic} check reduced the difference of the two sides to zero; an \\emph{exact} "
           "one compared them at random rational points in exact arithmetic; a \\emph{numeric} one at random "
           "points to 30 or more digits (evidence, not proof).")
 
@@ -36,8 +35,8 @@ def derivation_tex(data: ReportData, level: str) -> str:
     out = [_INTRO]
     out.extend(_FUNCTION_TEX.get(d.role, _plain)(d, data, sub) for d in data.functions)
     if data.parts is not None:
-        out.extend(layout.derivation_tex(d, sub, steps=[named_step(s, data.spec) for s in d.steps])
-                   for d in data.model_parts)
+        out.extend(layout.derivation_tex(d, sub, steps=[named_step(s, data.spec) for s in d.steps],
+                                         anchors=data.spec.slug) for d in data.model_parts)
     else:
         why = data.missing.get(DERIVATION, "not available")
         out.append(layout.missing_tex("BP1-BP4, fixed widths, batch forms, end to end", why))
@@ -45,25 +44,28 @@ def derivation_tex(data: ReportData, level: str) -> str:
 
 
 def _plain(d: Derivation, data: ReportData, level: str) -> str:
-    return layout.derivation_tex(d, level)
+    return layout.derivation_tex(d, level, anchors=data.spec.slug)
 
 
 def _activation(d: Derivation, data: ReportData, level: str) -> str:
     first = d.steps[0]
     title = f"The derivative ${book_latex(sp.Derivative(first.lhs, first.lhs.args[0]))}$ from the definition"
-    return layout.derivation_tex(d, level, title_tex=title, intro="")
+    return layout.derivation_tex(d, level, title_tex=title, intro="", anchors=data.spec.slug)
 
 
 def _softmax(d: Derivation, data: ReportData, level: str) -> str:
-    return layout.derivation_tex(d, level, title_tex="The softmax Jacobian", intro="")
+    return layout.derivation_tex(d, level, title_tex="The softmax Jacobian", intro="",
+                                 anchors=data.spec.slug)
 
 
 def _cost(d: Derivation, data: ReportData, level: str) -> str:
-    return layout.derivation_tex(d, level, title_tex="The derivative of the cost", steps=cost_derivative_steps(data))
+    return layout.derivation_tex(d, level, title_tex="The cost and its derivative",
+                                 anchors=data.spec.slug)
 
 
 def _output_error(d: Derivation, data: ReportData, level: str) -> str:
-    return layout.derivation_tex(d, level, title_tex="The output error $\\delta^L$", intro=_delta_intro(data.spec))
+    return layout.derivation_tex(d, level, title_tex="The output error $\\delta^L$", intro=_delta_intro(data.spec),
+                                 anchors=data.spec.slug)
 
 
 #: How each model-function derivation is headed, by role (any other role: under its own title).

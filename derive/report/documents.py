@@ -15,7 +15,7 @@ from derive.core.book import book_latex
 from derive.core.symbols import a, delta, y
 from derive.core.texbuild import escape_tex
 from derive.report import layout
-from derive.report.data import Rendered, why_missing
+from derive.report.data import APPENDIX_MARK, Rendered, why_missing
 from derive.report.figures import FigureFile, place_figures
 from derive.report.maths import L_OUT, J
 from derive.report.notation import prose_name
@@ -33,7 +33,7 @@ def model_document(r: Rendered, *, template: str | None = None, figures: FigureF
 
     title_block = (f"\\title{{{_doc_title(r.title)}\\\\[0.3em]\\large derived and verified by bpv}}\n"
                    f"\\author{{bpv {escape_tex(__version__)}}}\n\\date{{}}\n\\maketitle")
-    body = place_figures(r.body, r.figures, figures)
+    body = place_figures(r.body, r.figures, figures).replace(APPENDIX_MARK, "\\appendix")
     return layout.document(body, title_block=title_block, documentclass="article", template=template,
                            pictures=figures is None or len(figures.pages) < len(r.figures), single_pass=True)
 
@@ -49,13 +49,14 @@ expression SymPy computed; none was typed in by hand. Where a textbook form appe
 <<SIGMA_CLAIM>> or <<DELTA_CLAIM>>) it is a \emph{claim}, compared against the derived result,
 and the comparison is recorded under the equation.
 
-Each chapter follows the same plan. \textbf{Notation} fixes the symbols and the shapes of this network's arrays.
-\textbf{The model} writes down the forward pass and the cost. \textbf{The derivation} differentiates: each
-activation, the cost, the output error $\delta^L$, then BP1--BP4 for every width, the same at fixed widths
-without any stated rule, the matrix forms used by vectorised code, and an end-to-end check that differentiates the
-whole network directly. \textbf{The generated kernel} is the NumPy code bpv wrote from the derivation.
-\textbf{Verification} compares that code, a hand-written backprop, finite differences and the complex step.
-\textbf{Plots} show why finite differences need care, and where each activation saturates.
+Each chapter reads like a textbook's proof and is a few pages long. \textbf{Notation} fixes the symbols and the
+shapes of this network's arrays. \textbf{The model} writes down the forward pass and the cost. \textbf{The
+derivation} differentiates each activation and the cost, gives the output error $\delta^L$, then derives BP1--BP4
+from the chain rule, each with this network's batch forms and shapes beside it; one line under each equation says
+why it holds and how strongly that was established, and its mark links to the evidence. The evidence is in the
+appendices, a chapter per network: the \textbf{proof log} (every step, its method, instances and precision), the
+\textbf{verification} of the generated code against a hand-written backprop, finite differences and the complex
+step, with plots, the \textbf{generated kernel}, and the commands that \textbf{reproduce} it all.
 The last chapter turns to computational graphs: backprop gate by gate, as in the CS231n course notes.
 """
 
@@ -68,7 +69,7 @@ to the network's own sizes: the kernel as a window sliding over the padded input
 recurrent net unrolled in time. \textbf{The key steps} are the results to remember (the kernel gradient as a
 correlation, the input gradient as a full convolution with the flipped kernel, the pooling tie convention;
 backpropagation through time), each with a sentence on why it has that shape; the full derivation, the kernel and
-the verification follow.
+the verification are in its appendix chapter.
 """
 
 
@@ -98,13 +99,20 @@ def catalog_document(rendered: Sequence[Rendered], *, template: str | None = Non
     if any(getattr(r.spec, "kind", "dense") != "dense" for r in rendered):
         chapters[0] += SHARED_INTRO
     refs = list(figures) if figures is not None else [None] * len(rendered)
+    evidence = []
     for r, ref in zip(rendered, refs, strict=True):
-        chapters.append(f"\\chapter{{{prose_name(r.title)}}}\n\n{place_figures(r.body, r.figures, ref)}")
+        main, _, appendix = place_figures(r.body, r.figures, ref).partition(APPENDIX_MARK)
+        chapters.append(f"\\chapter{{{prose_name(r.title)}}}\n\n{main}")
+        if appendix.strip():
+            evidence.append(f"\\chapter{{Evidence: {prose_name(r.title)}}}\n\n{appendix}")
     chapters.append(f"\\chapter{{{escape_tex(graph_title)}}}")
     if graph_chapter is not None:
         chapters.append(graph_chapter)
     else:
         chapters.append(layout.missing_tex("The course-notes graph examples", graph_missing or "not available"))
+    if evidence:  # the appendices: a chapter of evidence per model, its sections as in the model's own report
+        chapters.append("\\appendix")
+        chapters.extend(evidence)
     return layout.document("\n\n".join(chapters), title_block=title_block, documentclass="report",
                            class_options="openany", template=template)
 

@@ -1,14 +1,14 @@
-"""A report's figures: typeset once into ``<slug>-figures.pdf`` and included as pages, or placed inline.
+"""A report's figures: typeset once into a figures PDF whose pages the report includes, or placed inline.
 
 The sections leave a ``<<FIG:key>>`` placeholder per tikzpicture (:meth:`ReportData.figure`). With a compiled
 figures file, :func:`place_figures` replaces each by ``\\includegraphics`` of its page, so pgfplots is not re-run in
-every LaTeX pass of every document; without one (``--no-pdf``), by the picture itself, so the ``.tex`` compiles on
-its own.
+every LaTeX pass of every document (the model's PDF and the book); the figures file lives only in the compile
+folder, so each PDF holds its figures and nothing is written beside it. Without one, each placeholder becomes the
+picture itself: that is the ``.tex`` kept beside the PDF, which compiles on its own.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +39,9 @@ def place_figures(body: str, figures: dict[str, str], ref: FigureFile | None) ->
     return body
 
 
-def compile_figures(r: Rendered, out_dir: str | os.PathLike) -> FigureFile | None:
-    """Typeset the figures of ``r`` once, as ``<slug>-figures.pdf`` beside the report; None if that fails.
-
-    The reports then include the pages (pgfplots is not re-run in every LaTeX pass of every document), and the
-    ``.tex`` kept beside a report still compiles by hand, with the figures file next to it.
-    """
-    from derive.core.files import write_output
+def compile_figures(r: Rendered) -> FigureFile | None:
+    """Typeset the figures of ``r`` once, into a PDF held in memory; None if there are none or that fails
+    (the report then places them inline)."""
     from derive.report.plots import figures_document
 
     if not r.figures:
@@ -58,5 +54,4 @@ def compile_figures(r: Rendered, out_dir: str | os.PathLike) -> FigureFile | Non
         except TexError:
             return None
         data = path.read_bytes()
-    write_output(Path(out_dir) / name, data)
     return FigureFile(name, {k: i for i, k in enumerate(keys, start=1)}, data)

@@ -11,6 +11,7 @@ It is not a LaTeX engine or a general document model: just the layout rules of b
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
@@ -20,6 +21,7 @@ import sympy as sp
 from derive.core.book import book_latex
 from derive.core.steps import Derivation, Step, StepKind
 from derive.core.texbuild import escape_tex
+from derive.report.prose import book_words, prose, sentence_case
 
 __all__ = [
     "LEVELS",
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_NODES",
     "MAX_STEPS",
     "SHOWN_STEPS",
+    "book_words",
     "bp_tag",
     "derivation_tex",
     "display",
@@ -39,11 +42,13 @@ __all__ = [
     "prints_as",
     "prose",
     "sentence_case",
+    "step_anchor",
     "step_tex",
     "steps_table_tex",
     "sub_level",
     "table_tex",
     "tt",
+    "verdict_link",
 ]
 
 LEVELS = ("chapter", "section", "subsection", "subsubsection", "paragraph")
@@ -58,92 +63,11 @@ SHOWN_STEPS = 16
 _BP_TAG = re.compile(r"(?<![A-Za-z])(BP[1-4][a-z]?)(?![0-9])")
 
 
-# ----- text --------------------------------------------------------------------------------------------------
-#: ASCII maths inside prose (``delta^L``, ``a^{l-1}_k``, ``sigma'``, ``z^L_j``): typeset as math. The pattern only
-#: matches letters, digits, ^, _, braces, + and -, so nothing the user wrote can reach TeX unescaped.
-_PROSE_MATH = re.compile(
-    r"(?<![\w\\])d(?P<dnum>[A-Za-z](?:_[A-Za-z0-9]+)?)/d(?P<dden>[A-Za-z]+(?:\^\{?[A-Za-z0-9+\-]+\}?)?"
-    r"(?:_\{?[A-Za-z0-9,]+\}?)?)(?![\w^])|"
-    r"(?<![\w\\])(?P<base>[A-Za-z]+)(?P<prime>'*)(?:\^(?P<sup>\{[A-Za-z0-9+\- ]+\}|\([A-Za-z0-9+\- ]+\)|[A-Za-z0-9]+))"
-    r"(?:_(?P<sub>\{[A-Za-z0-9, ]+\}|[A-Za-z0-9]+))?(?![\w^])"
-    r"|(?<![\w\\])(?P<gbase>delta|sigma|Delta|nabla|alpha|eta|theta|eps)(?P<gprime>'+)?(?![\w^])"
-    r"|(?<![\w\\])(?P<sbase>[A-Za-z])_(?P<ssub>\{[A-Za-z0-9,+\- ]+\}|[A-Za-z0-9]+)(?![\w^])"
-    r"|(?<![\w.])(?P<mant>\d+(?:\.\d+)?)e(?P<exp>[+-]?\d+)(?![\w.])"
-    r"|(?P<rel><=|>=|->)"
-)
-_RELATIONS = {"<=": "$\\le$", ">=": "$\\ge$", "->": "$\\to$"}
-_GREEK = {"delta", "sigma", "Delta", "nabla", "alpha", "eta", "lambda", "theta", "eps"}
-
-
-def _ascii_tex(tok: str) -> str:
-    """``a^L_j`` -> ``a^{L}_{j}``, ``delta`` -> ``\\delta`` (the token holds only letters, digits, ^ _ { } + - ,)."""
-    m = re.fullmatch(r"([A-Za-z]+)(?:\^\{?([^_}]+)\}?)?(?:_\{?([^}]+)\}?)?", tok)
-    if not m:
-        return tok
-    base = m.group(1)
-    out = _greek(base) if base in _GREEK else (base if len(base) == 1 else f"\\mathrm{{{base}}}")
-    if m.group(2):
-        out += f"^{{{m.group(2)}}}"
-    if m.group(3):
-        out += f"_{{{m.group(3)}}}"
-    return out
-
-
-def _greek(name: str) -> str:
-    return "\\varepsilon" if name == "eps" else f"\\{name}"
-
-
-def _math_token(m: re.Match) -> str:
-    if m.group("rel"):
-        return _RELATIONS[m.group("rel")]
-    if m.group("mant"):
-        mant, exp = m.group("mant"), int(m.group("exp"))
-        if float(mant) == 0:
-            return "$0$"
-        return f"$10^{{{exp}}}$" if mant in ("1", "1.0") else f"${mant} \\cdot 10^{{{exp}}}$"
-    if m.group("dnum"):
-        return f"$\\partial {_ascii_tex(m.group('dnum'))}/\\partial {_ascii_tex(m.group('dden'))}$"
-    if m.group("gbase"):
-        return f"${_greek(m.group('gbase'))}{m.group('gprime') or ''}$"
-    if m.group("sbase"):
-        return f"${m.group('sbase')}_{{{m.group('ssub').strip('{}')}}}$"
-    base = m.group("base")
-    base_tex = _greek(base) if base in _GREEK else (base if len(base) == 1 else f"\\mathrm{{{base}}}")
-    sup = m.group("sup").strip("{}()")
-    out = f"{base_tex}{m.group('prime')}^{{{sup}}}"
-    if m.group("sub"):
-        out += f"_{{{m.group('sub').strip('{}')}}}"
-    return f"${out}$"
-
-
-def prose(text: object) -> str:
-    """Escape ``text`` for LaTeX, typesetting ASCII maths tokens such as ``delta^L`` or ``a^{l-1}_k`` as math.
-
-    >>> prose("delta^L = a - y for 50% & #1")
-    '$\\\\delta^{L}$ = a - y for 50\\\\% \\\\& \\\\#1'
-    """
-    text = str(text)
-    out, last = [], 0
-    for m in _PROSE_MATH.finditer(text):
-        out.append(escape_tex(text[last : m.start()]))
-        out.append(_math_token(m))
-        last = m.end()
-    out.append(escape_tex(text[last:]))
-    return "".join(out)
-
-
-def sentence_case(text: str) -> str:
-    """Capitalise the first word when it is a plain lower-case word (``batch forms`` -> ``Batch forms``; a name
-    such as ``binary_classifier`` or ``sympy.diff`` is left alone)."""
-    m = re.match(r"([a-z]+)(?=[\s,;:(]|$)", text)
-    return text[0].upper() + text[1:] if m else text
-
-
 def heading(level: str, title_tex: str, bookmark: str | None = None, *, star: bool = False) -> str:
     """``\\section{...}`` etc.; ``bookmark`` is the plain-text PDF bookmark when the title holds math."""
     if level not in LEVELS:
         raise ValueError(f"unknown heading level {level!r}")
-    title = title_tex if bookmark is None else f"\\texorpdfstring{{{title_tex}}}{{{escape_tex(bookmark)}}}"
+    title = title_tex if bookmark is None else f"\\texorpdfstring{{{title_tex}}}{{{escape_tex(book_words(bookmark))}}}"
     return f"\\{level}{'*' if star else ''}{{{title}}}"
 
 
@@ -350,6 +274,14 @@ def _verdict_tex(step: Step) -> str:
     return {True: "\\bpvok", False: "\\bpvbad", None: "\\bpvundecided"}[step.holds]
 
 
+def verdict_link(step: Step, anchor: str, strength: str = "") -> str:
+    """A step's verdict (with how strongly it was established) as a link to its proof-log entry."""
+    if step.kind.unchecked:
+        return f"\\hyperlink{{{anchor}}}{{\\bpvkind{{{step.kind.value}}}}}"
+    words = f"~{{\\footnotesize {strength}}}" if strength else ""
+    return f"\\hyperlink{{{anchor}}}{{{_verdict_tex(step)}}}{words}"
+
+
 def prints_as(step: Step, previous: Step | None) -> bool:
     """True when ``step`` is a textbook claim that prints exactly as ``previous`` (same book LaTeX on both sides):
     the reader is told so instead of seeing the same display twice in a row."""
@@ -358,14 +290,24 @@ def prints_as(step: Step, previous: Step | None) -> bool:
     return (book_latex(step.lhs), book_latex(step.rhs)) == (book_latex(previous.lhs), book_latex(previous.rhs))
 
 
-def step_tex(step: Step, previous: Step | None = None) -> str:
+def step_anchor(prefix: str, label: str) -> str:
+    """The hyperref target of a step's proof-log entry: unique in a book (``prefix``: the model's slug)."""
+    # a digest, not the label itself: labels are the code's names for steps, and the TeX source carries no code names
+    digest = hashlib.sha256(label.encode()).hexdigest()[:12]
+    return "step:" + re.sub(r"[^A-Za-z0-9.-]", "-", prefix) + ":" + digest
+
+
+def step_tex(step: Step, previous: Step | None = None, *, anchor: str | None = None) -> str:
     """One step: its equation (tagged BP1..BP4 where it is one), then kind, justification and how it was checked.
 
-    A textbook claim that prints as ``previous`` (the step displayed just before it) becomes one sentence."""
+    A textbook claim that prints as ``previous`` (the step displayed just before it) becomes one sentence.
+    ``anchor`` (:func:`step_anchor`) makes the step a link target (the main text's marks point to it)."""
     tag = bp_tag(step.label)
+    target = f"\\hypertarget{{{anchor}}}{{}}%\n" if anchor else ""
     if prints_as(step, previous):
-        return (f"\\bpvwhy{{\\bpvkind{{Claim}}: the textbook form{f' of {tag}' if tag else ''} is exactly this. "
-                f"Checked: {prose(step.method)}. \\hfill {_verdict_tex(step)}}}")
+        of = f" of {tag}" if tag else ""
+        return target + (f"\\bpvwhy{{\\bpvkind{{Claim}}: the textbook form{of} is exactly this. "
+                         f"Checked: {prose(step.method)}. \\hfill {_verdict_tex(step)}}}")
     eq = display(step.lhs, step.rhs, tag=tag)
     kind = _KIND_WORDS[step.kind]
     just = step.justification.strip().rstrip(".")
@@ -385,14 +327,17 @@ def step_tex(step: Step, previous: Step | None = None) -> str:
         if step.check is not None and step.check.counterexample:
             ce = ", ".join(f"{prose(k)} = {prose(v)}" for k, v in step.check.counterexample.items())
             why += f"\\\\ \\textcolor{{bpvred}}{{Counterexample: {ce}}}"
-    if step.note:
+    if step.index_form is not None:  # the entry the matrix was read from, printed, not as text
+        why += f"\\\\ \\emph{{Entry by entry}} (indices from 0): ${book_latex(step.index_form)}$"
+    elif step.note:
         why += f"\\\\ \\emph{{Note:}} {prose(step.note)}"
-    return f"{eq}\n\\bpvwhy{{{why}}}"
+    return f"{target}{eq}\n\\bpvwhy{{{why}}}"
 
 
 def derivation_tex(d: Derivation, level: str, *, title_tex: str | None = None, intro: str = "",
-                   steps: Iterable[Step] | None = None) -> str:
-    """A derivation as a headed run of steps; ``steps`` selects a subset (default: all, in order)."""
+                   steps: Iterable[Step] | None = None, anchors: str | None = None) -> str:
+    """A derivation as a headed run of steps; ``steps`` selects a subset (default: all, in order); ``anchors``
+    (a model's slug) makes every step a link target (:func:`step_anchor`)."""
     chosen = list(d.steps if steps is None else steps)
     head = heading(level, title_tex if title_tex is not None else prose(sentence_case(d.title)),
                    bookmark=sentence_case(d.title))
@@ -402,11 +347,12 @@ def derivation_tex(d: Derivation, level: str, *, title_tex: str | None = None, i
     if d.summary:
         parts.append(prose(sentence_case(d.summary)))
     shown, rest = (chosen, []) if len(chosen) <= MAX_STEPS else (chosen[:SHOWN_STEPS], chosen[SHOWN_STEPS:])
-    parts.extend(step_tex(s, prev) for prev, s in zip([None, *shown], shown, strict=False))
+    parts.extend(step_tex(s, prev, anchor=None if anchors is None else step_anchor(anchors, s.label))
+                 for prev, s in zip([None, *shown], shown, strict=False))
     if rest:
         parts.append(f"The remaining {len(rest)} steps repeat the same check for other indices or parameters; "
                      "each is listed with its verdict and method:")
-        parts.append(steps_table_tex(rest))
+        parts.append(steps_table_tex(rest, anchors=anchors))
     n_checked = sum(1 for s in chosen if not s.kind.unchecked)
     n_hold = sum(1 for s in chosen if not s.kind.unchecked and s.holds is True)
     if n_checked:
@@ -414,8 +360,9 @@ def derivation_tex(d: Derivation, level: str, *, title_tex: str | None = None, i
     return "\n\n".join(parts)
 
 
-def steps_table_tex(steps: Sequence[Step]) -> str:
-    """Steps as table rows: label, the equation when it is short, verdict, method."""
+def steps_table_tex(steps: Sequence[Step], *, anchors: str | None = None) -> str:
+    """Steps as table rows: label, the equation when it is short, verdict, method (each row a link target when
+    ``anchors`` names the model)."""
     rows = []
     for s in steps:
         eq = ""
@@ -423,7 +370,9 @@ def steps_table_tex(steps: Sequence[Step]) -> str:
             tex = f"{book_latex(s.lhs)} = {book_latex(s.rhs)}"
             eq = f"${tex}$" if math_width(tex) < 34 else ""
         verdict = _verdict_tex(s) or escape_tex(s.kind.value)
-        rows.append([f"{{\\scriptsize {escape_tex(s.label)}}}", eq, verdict, f"{{\\scriptsize {prose(s.method)}}}"])
+        target = "" if anchors is None else f"\\hypertarget{{{step_anchor(anchors, s.label)}}}{{}}"
+        rows.append([f"{target}{{\\scriptsize {escape_tex(s.label)}}}", eq, verdict,
+                     f"{{\\scriptsize {prose(s.method)}}}"])
     return table_tex(["step", "equation", "verdict", "checked by"], rows,
                      ">{\\raggedright\\arraybackslash}p{0.2\\linewidth}>{\\raggedright\\arraybackslash}"
                      "p{0.36\\linewidth}p{0.1\\linewidth}>{\\raggedright\\arraybackslash}p{0.22\\linewidth}", long=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from derive.core.book import book_latex
 from derive.core.steps import Role, Step
 from derive.core.symbols import a, b, u, w, z
 from derive.core.texbuild import escape_tex
@@ -47,7 +48,7 @@ def model_tex(data: ReportData, level: str) -> str:
            layout.display(z[L_SYM, J], zl, numbered=True),
            f"with the activations of this model ($j = 1, \\dots, n_l$ in each layer; "
            f"$n_0, \\dots, n_L = {escape_tex(spec.net.replace('-', ', '))}$):"]
-    out.extend(_layer_equation(spec, l, act) for l, act in enumerate(spec.activations, start=1))
+    out.append(_layer_equations(spec))
     cols = spec.layout.columns
     out.append("For the whole batch at once (one column per sample)" if cols else
                "For the whole batch at once (one row per sample)")
@@ -64,12 +65,34 @@ def model_tex(data: ReportData, level: str) -> str:
     return "\n\n".join(out)
 
 
+#: element-wise layer equations set side by side, this many to a line
+_PER_LINE = 3
+
+
+def _layer_equations(spec: ModelSpec) -> str:
+    """Every layer's activation equation: the element-wise ones side by side, a vector-valued one on its own."""
+    out, row = [], []
+
+    def flush() -> None:
+        if row:
+            lines = [" \\qquad ".join(row[i:i + _PER_LINE]) for i in range(0, len(row), _PER_LINE)]
+            out.append("\\begin{gather*}\n" + " \\\\\n".join(lines) + "\n\\end{gather*}")
+            row.clear()
+
+    for l, act in enumerate(spec.activations, start=1):
+        if act.entry.elementwise:
+            normalised = spec.layers[l - 1].norm is not None  # the activation reads u^l (Past the dense layer)
+            operand = u[l, J] if normalised else z[l, J]
+            row.append(f"{book_latex(a[l, J])} = {book_latex(_act_function(act)(operand))}")
+        else:
+            flush()
+            out.append(_layer_equation(spec, l, act))
+    flush()
+    return "\n".join(out)
+
+
 def _layer_equation(spec: ModelSpec, l: int, act: ActSpec) -> str:
-    """a^l_j = f(z^l_j) for an element-wise activation; the definition of a vector-valued one at layer l."""
-    if act.entry.elementwise:
-        normalised = spec.layers[l - 1].norm is not None  # the activation reads u^l (Past the dense layer)
-        operand = u[l, J] if normalised else z[l, J]
-        return layout.display(a[l, J], _act_function(act)(operand), numbered=False)
+    """The definition of a vector-valued activation (softmax) at layer l."""
     from derive.functions.activations import derive_softmax
 
     step = derive_softmax(3).derivation["softmax.def"]
@@ -99,7 +122,21 @@ def _cost_intro(spec: ModelSpec) -> str:
 def _cost_tex(spec: ModelSpec, data: ReportData, level: str) -> str:
     out = [layout.heading(level, "Cost"), _cost_intro(spec)]
     steps = cost_definition_steps(data)
-    out.extend(layout.step_tex(s, prev) for prev, s in zip([None, *steps], steps, strict=False))
+    out.extend(_cost_step_tex(data, s, prev) for prev, s in zip([None, *steps], steps, strict=False))
     out.append(f"The batch of $m$ samples costs the {spec.reduction} of the per-sample costs:")
     out.append(layout.display(sp.Symbol("C"), batch_cost(spec), numbered=False))
     return "\n\n".join(out)
+
+
+def _cost_step_tex(data: ReportData, step: Step, previous: Step | None) -> str:
+    """A step of the cost's definition in the main text: its equation, why in one line, the linked verdict."""
+    from derive.report.main_text import brief_tex
+
+    anchor = layout.step_anchor(data.spec.slug, step.label)
+    why = layout.prose(step.justification.strip().rstrip("."))
+    if layout.prints_as(step, previous):
+        return f"\\bpvbrief{{The textbook form is exactly this}}{{{layout.verdict_link(step, anchor)}}}"
+    if step.kind.unchecked:
+        eq = layout.display(step.lhs, step.rhs)
+        return f"{eq}\n\\bpvbrief{{{layout.sentence_case(why)}}}{{}}"
+    return brief_tex(step, layout.sentence_case(why), anchor)

@@ -18,7 +18,7 @@ from derive.backprop.batch_nodes import Apply, Fn
 from derive.core.steps import Step
 from numeric.spec import ModelSpec
 
-__all__ = ["BOOK_NAMES", "NamedApply", "named_activations", "named_step"]
+__all__ = ["BOOK_NAMES", "NamedApply", "NamedCall", "named_activations", "named_entry", "named_step"]
 
 #: How the book writes each activation; sigmoid stays sigma (there sigma means the sigmoid itself).
 BOOK_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU", "identity": "id",
@@ -66,6 +66,54 @@ def named_activations(expr: sp.Basic, spec: ModelSpec) -> sp.Basic:
 def named_step(step: Step, spec: ModelSpec) -> Step:
     """The step to display: its equation with each concrete layer's activation by name (same label, check, text)."""
     lhs, rhs = named_activations(step.lhs, spec), named_activations(step.rhs, spec)
-    if lhs == step.lhs and rhs == step.rhs:
+    entry = None if step.index_form is None else named_entry(step.index_form, spec)
+    if lhs == step.lhs and rhs == step.rhs and entry == step.index_form:
         return step
-    return dataclasses.replace(step, lhs=lhs, rhs=rhs)
+    return dataclasses.replace(step, lhs=lhs, rhs=rhs, index_form=entry)
+
+
+class NamedCall(sp.Expr):
+    """``ReLU'(Z^3_{p,x})``: a named activation (or its derivative) applied to one entry, for display only."""
+
+    def __new__(cls, name: str, arg: sp.Basic) -> NamedCall:
+        return sp.Expr.__new__(cls, sp.Symbol(name), arg)
+
+    def _latex(self, printer) -> str:
+        name = self.args[0].name
+        base = name.rstrip("'")
+        return f"\\operatorname{{{base}}}{name[len(base):]}\\left({printer._print(self.args[1])}\\right)"
+
+
+def _entry_layer(e: sp.Basic) -> int | None:
+    """The layer of an entry ``Z^{l}[p, x]`` of a concrete layer's weighted inputs (None otherwise)."""
+    if not isinstance(e, sp.matrices.expressions.matexpr.MatrixElement):
+        return None
+    m = _LAYER.fullmatch(getattr(e.parent, "name", ""))
+    return int(m.group(1)) if m else None
+
+
+def named_entry(expr: sp.Basic, spec: ModelSpec) -> sp.Basic:
+    """An index form with sigma(Z^l_{px}) and sigma'(Z^l_{px}) of each concrete layer l by that layer's name."""
+    acts = getattr(spec, "activations", None)
+    if not acts:
+        return expr
+
+    def name_of(e: sp.Basic) -> str | None:
+        l = _entry_layer(e)
+        return None if l is None or not 1 <= l <= len(acts) else BOOK_NAMES.get(str(acts[l - 1].name))
+
+    def rename_derivative(d: sp.Derivative) -> sp.Basic:
+        f = d.expr
+        if len(d.variables) == 1 and isinstance(f, sp.Function) and f.args == d.variables:
+            name = name_of(f.args[0])
+            if name is not None:
+                return NamedCall(name + "'", f.args[0])
+        return d
+
+    def rename_call(f: sp.Basic) -> sp.Basic:
+        name = name_of(f.args[0]) if len(f.args) == 1 else None
+        return f if name is None else NamedCall(name, f.args[0])
+
+    expr = expr.replace(lambda e: isinstance(e, sp.Derivative), rename_derivative)
+    return expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef) and str(e.func) == "sigma",
+                        rename_call)

@@ -122,8 +122,9 @@ def activation_plot_tex(curve: ActivationCurve, *, width: str = "75mm", height: 
         "\\begin{tikzpicture}",
         f"\\begin{{axis}}[width={width}, height={height}, xmin=-6, xmax=6, ymin={lo - pad:.3g}, "
         f"ymax={hi + pad:.3g}, xlabel={{$z$}}, axis lines=left, tick label style={{font=\\scriptsize}}, "
-        "label style={font=\\small}, legend style={font=\\scriptsize, at={(0.02,0.98)}, anchor=north west, "
-        "draw=none, fill=white, fill opacity=0.8, text opacity=1}, unbounded coords=jump, grid=major, "
+        "label style={font=\\small}, legend columns=-1, legend style={font=\\scriptsize, at={(0.5,1.03)}, "
+        "anchor=south, draw=none, /tikz/every even column/.append style={column sep=6pt}}, "
+        "unbounded coords=jump, grid=major, "
         "grid style={gray!20}]",
         f"\\addplot[thick, color=bpvblue, mark=none] {coords_tex(curve.z, curve.f)};",
         f"\\addlegendentry{{${curve.f_tex}$}}",
@@ -202,7 +203,8 @@ def fd_error_plot_tex(curve: dict, param_tex: str, *, width: str = "130mm", heig
         "\\begin{tikzpicture}",
         f"\\begin{{loglogaxis}}[width={width}, height={height}, xlabel={{step $h$}}, "
         f"ylabel={{$|$error$|$ of $\\partial C/\\partial {param_tex}$}}, ymin={ymin:.3g}, ymax={ymax:.3g}, "
-        "legend pos=north east, legend style={font=\\scriptsize}, tick label style={font=\\scriptsize}, "
+        "legend style={font=\\scriptsize, at={(0.5,-0.22)}, anchor=north, draw=none}, legend columns=-1, "
+        "tick label style={font=\\scriptsize}, "
         "label style={font=\\small}, grid=major, grid style={gray!20}, unbounded coords=jump]",
         *plots,
         "\\end{loglogaxis}",

@@ -11,9 +11,10 @@ What the layers compute    each layer's forward from its derivation's definition
                            input, the pooling windows, the RNN unrolled over T steps
 The key steps              the results to remember (:mod:`derive.report.shared_steps`), each with a sentence on
                            why it has that shape, its equation and how strongly it was established
-The derivation             every step of every part of :func:`derive.backprop.model.derive_model`
-The generated kernel       the listing, where the generator serves this spec
-Verification               :func:`derive.verification.verify_model`'s rows
+A Proof log                every step of every part of :func:`derive.backprop.model.derive_model`
+B Verification             :func:`derive.verification.verify_model`'s rows
+C The generated kernel     the listing, where the generator serves this spec
+D Reproduce                the commands that recompute it
 =========================  ===================================================================================
 
 Every equation is a step of the derivation printed by :func:`derive.report.layout.step_tex` (through
@@ -27,7 +28,8 @@ import dataclasses
 
 from derive.core.texbuild import escape_tex
 from derive.report import layout
-from derive.report.data import DERIVATION, KERNEL, VERIFICATION, ReportData
+from derive.report.appendix import reproduce_tex
+from derive.report.data import DERIVATION, KERNEL, PROOF_LOG, REPRODUCE, VERIFICATION, ReportData
 from derive.report.derivation import derivation_tex, summary_tex
 from derive.report.evidence import verification_tex
 from derive.report.notation import prose_name
@@ -102,7 +104,7 @@ def layers_tex(data: ReportData, level: str) -> str:
     return conv_layers_tex(pdata, level)
 
 
-def _key_step_tex(key: KeyStep, d, level: str) -> str:
+def _key_step_tex(key: KeyStep, d, level: str, data_slug: str) -> str:
     step = find_step(d, key.label)
     if step is None:
         return layout.missing_tex(key.title, f"the derivation has no step {key.label}")
@@ -110,7 +112,9 @@ def _key_step_tex(key: KeyStep, d, level: str) -> str:
     colour = "bpvgreen" if step.holds is True else "bpvred"
     head = layout.heading(level, f"{escape_tex(key.title)} {{\\normalfont\\small\\textcolor{{{colour}}}"
                                  f"{{({escape_tex(verdict)})}}}}", bookmark=key.title, star=True)
-    return "\n\n".join([head, key.why, layout.step_tex(step)])
+    anchor = layout.step_anchor(data_slug, step.label)
+    link = f"{{\\small\\color{{bpvgrey}}Its derivation: \\hyperlink{{{anchor}}}{{the proof log}}.}}"
+    return "\n\n".join([head, key.why, layout.step_tex(step), link])
 
 
 def _key_list(data: ReportData) -> list[tuple[KeyStep, object]]:
@@ -136,7 +140,7 @@ def key_steps_tex(data: ReportData, level: str) -> str:
              "compared with what SymPy derived from the definition; the heading says how strongly it was "
              "established, the line under the equation how it was checked.")
     sub = layout.sub_level(level)
-    return "\n\n".join([intro, *(_key_step_tex(k, d, sub) for k, d in keys)])
+    return "\n\n".join([intro, *(_key_step_tex(k, d, sub, data.spec.slug) for k, d in keys)])
 
 
 def shared_derivation_tex(data: ReportData, level: str) -> str:
@@ -158,9 +162,10 @@ SHARED_SECTIONS: tuple[Section, ...] = (
     Section("summary", None, summary_tex),
     Section("layers", LAYERS_TITLE, layers_tex),
     Section("key steps", KEY_STEPS_TITLE, key_steps_tex),
-    Section("derivation", DERIVATION, shared_derivation_tex),
-    Section("kernel", KERNEL, shared_kernel_tex),
-    Section("verification", VERIFICATION, verification_tex),
+    Section("derivation", PROOF_LOG, shared_derivation_tex, appendix=True, label="proof"),
+    Section("verification", VERIFICATION, verification_tex, appendix=True, label="verification"),
+    Section("kernel", KERNEL, shared_kernel_tex, appendix=True, label="kernel"),
+    Section("reproduce", REPRODUCE, reproduce_tex, appendix=True, label="reproduce"),
 )
 
 

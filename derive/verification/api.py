@@ -39,6 +39,7 @@ from derive.verification.kernel_check import exact_rows, generated_source, load_
 from derive.verification.numerical import METHOD_NAME, numeric_rows
 from derive.verification.pool import in_processes
 from derive.verification.rows import BOUNDS, Row, Verdict, VerificationResult, compared
+from derive.verification.schedule import longest_first
 from derive.verification.torch_oracle import torch_rows
 from derive.verification.witnesses import instance, instance_masks, witnesses
 from numeric.budget import VERIFY_COPIES, check_memory
@@ -244,7 +245,8 @@ def verify_models(
 ) -> list[VerificationResult]:
     """Verify several models, ``jobs`` at a time in separate processes; results in the order of ``specs``.
 
-    ``progress`` receives fine-grained steps with ``jobs=1`` and one line per finished model otherwise.
+    ``progress`` receives fine-grained steps with ``jobs=1`` and one line per finished model otherwise. With
+    several processes the models start longest expected first (:func:`~derive.verification.schedule.longest_first`).
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise BadInput(f"--jobs must be a positive integer, got {jobs!r}")
@@ -268,5 +270,5 @@ def verify_models(
     else:
         say(f"verifying {total} models in {min(jobs, total)} processes")
         in_processes(functools.partial(_worker, kwargs=kwargs), specs, jobs=jobs, done=done,
-                     failed=lambda i, exc: _dead_worker(specs[i], kwargs, exc))
+                     failed=lambda i, exc: _dead_worker(specs[i], kwargs, exc), order=longest_first(specs))
     return results  # type: ignore[return-value]

@@ -25,17 +25,25 @@ def _worker_init() -> None:
 
 
 def in_processes(function: Callable[[T], R], items: Sequence[T], *, jobs: int,
-                 done: Callable[[int, R], None], failed: Callable[[int, Exception], R]) -> None:
+                 done: Callable[[int, R], None], failed: Callable[[int, Exception], R],
+                 order: Sequence[int] | None = None) -> None:
     """``function(item)`` for every item in at most ``jobs`` processes; ``done(i, result)`` as each finishes.
 
+    ``order`` is the start order (indices into ``items``, each once; default: as given): a free worker takes the
+    next item in it, so putting the longest first balances the workers (:mod:`derive.verification.schedule`).
+
     A worker that dies (killed, out of memory) or raises gives ``failed(i, exc)`` instead: one item's failure never
-    loses the others'. Fork where there is one (Linux): workers start with NumPy, SymPy and bpv already imported.
+    loses the others'. Fork where there is one (Linux): workers start with what the parent has imported (NumPy
+    and bpv's verification code; SymPy loads in each worker, in parallel, as its first derivation needs it).
     """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
                                                 initializer=_worker_init) as pool:
-        futures = {pool.submit(function, item): i for i, item in enumerate(items)}
+        start = range(len(items)) if order is None else order
+        if sorted(start) != list(range(len(items))):
+            raise ValueError(f"order must list every index of the {len(items)} items once, got {list(start)}")
+        futures = {pool.submit(function, items[i]): i for i in start}
         for fut in concurrent.futures.as_completed(futures):
             i = futures[fut]
             try:

@@ -71,8 +71,10 @@ def sigmoid(z, out=None, scratch=None, mask=None):
     if out is None:
         out = np.empty(z.shape, dtype=z.dtype)
     u = np.empty_like(out) if scratch is None else scratch
-    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it
-    mask = np.greater(z.real, 0, out=np.empty_like(out) if mask is None else mask)
+    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it; the
+    # comparison into bool then one copy costs less than np.greater writing floats (a casting loop)
+    mask = np.empty_like(out) if mask is None else mask
+    np.copyto(mask, z.real > 0)
     np.multiply(mask, z, out=u)
     u *= 2
     np.subtract(z, u, out=u)
@@ -233,7 +235,8 @@ def forward(params, x):
     ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0]))
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
-    A1 = sigmoid(Z1, out=ws["A", 1], scratch=ws["S", 1], mask=ws["E", 1])
+    # A1 overwrites Z1: no later line reads Z1 (the derivative is computed from A1)
+    A1 = sigmoid(Z1, out=ws["Z", 1], scratch=ws["S", 1], mask=ws["E", 1])
     Z2 = W2 @ A1
     Z2 += b2
     A2 = sigmoid(Z2)
@@ -253,7 +256,8 @@ def loss(params, x, y):
     Y = _targets(y, m, W2.shape[0], dtype)
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
-    A1 = sigmoid(Z1, out=ws["A", 1], scratch=ws["S", 1], mask=ws["E", 1])
+    # A1 overwrites Z1: no later line reads Z1 (the derivative is computed from A1)
+    A1 = sigmoid(Z1, out=ws["Z", 1], scratch=ws["S", 1], mask=ws["E", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     cost = bce_from_z(Z2, Y, out=ws["S", 2])
@@ -273,7 +277,8 @@ def gradients(params, x, y):
     Y = _targets(y, m, W2.shape[0], dtype)
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
-    A1 = sigmoid(Z1, out=ws["A", 1], scratch=ws["S", 1], mask=ws["E", 1])
+    # A1 overwrites Z1: no later line reads Z1 (the derivative is computed from A1)
+    A1 = sigmoid(Z1, out=ws["Z", 1], scratch=ws["S", 1], mask=ws["E", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
     A2 = sigmoid(Z2, out=ws["A", 2], scratch=ws["S", 2], mask=ws["E", 2])

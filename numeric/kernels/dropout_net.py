@@ -95,7 +95,7 @@ def relu_prime(z, a, out=None):
     """relu'(z) from the forward value a = relu(z)."""
     if out is None:
         out = np.empty(z.shape, dtype=z.dtype)
-    np.greater(z.real, 0, out=out)
+    np.copyto(out, z.real > 0)
     return out
 
 

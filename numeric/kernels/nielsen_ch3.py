@@ -84,8 +84,10 @@ def sigmoid(z, out=None, scratch=None, mask=None):
     if out is None:
         out = np.empty(z.shape, dtype=z.dtype)
     u = np.empty_like(out) if scratch is None else scratch
-    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it
-    mask = np.greater(z.real, 0, out=np.empty_like(out) if mask is None else mask)
+    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it; the
+    # comparison into bool then one copy costs less than np.greater writing floats (a casting loop)
+    mask = np.empty_like(out) if mask is None else mask
+    np.copyto(mask, z.real > 0)
     np.multiply(mask, z, out=u)
     u *= 2
     np.subtract(z, u, out=u)

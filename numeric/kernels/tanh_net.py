@@ -101,8 +101,10 @@ def sigmoid(z, out=None, scratch=None, mask=None):
     if out is None:
         out = np.empty(z.shape, dtype=z.dtype)
     u = np.empty_like(out) if scratch is None else scratch
-    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it
-    mask = np.greater(z.real, 0, out=np.empty_like(out) if mask is None else mask)
+    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it; the
+    # comparison into bool then one copy costs less than np.greater writing floats (a casting loop)
+    mask = np.empty_like(out) if mask is None else mask
+    np.copyto(mask, z.real > 0)
     np.multiply(mask, z, out=u)
     u *= 2
     np.subtract(z, u, out=u)
@@ -263,10 +265,12 @@ def forward(params, x):
     ws = _workspace(dtype, m, (W1.shape[0], W2.shape[0], W3.shape[0]))
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
-    A1 = tanh(Z1, out=ws["A", 1])
+    # A1 overwrites Z1: no later line reads Z1 (the derivative is computed from A1)
+    A1 = tanh(Z1, out=ws["Z", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
-    A2 = tanh(Z2, out=ws["A", 2])
+    # A2 overwrites Z2: no later line reads Z2 (the derivative is computed from A2)
+    A2 = tanh(Z2, out=ws["Z", 2])
     Z3 = W3 @ A2
     Z3 += b3
     A3 = sigmoid(Z3)
@@ -286,10 +290,12 @@ def loss(params, x, y):
     Y = _targets(y, m, W3.shape[0], dtype)
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
-    A1 = tanh(Z1, out=ws["A", 1])
+    # A1 overwrites Z1: no later line reads Z1 (the derivative is computed from A1)
+    A1 = tanh(Z1, out=ws["Z", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
-    A2 = tanh(Z2, out=ws["A", 2])
+    # A2 overwrites Z2: no later line reads Z2 (the derivative is computed from A2)
+    A2 = tanh(Z2, out=ws["Z", 2])
     Z3 = np.matmul(W3, A2, out=ws["Z", 3])
     Z3 += b3
     cost = bce_from_z(Z3, Y, out=ws["S", 3])
@@ -309,10 +315,12 @@ def gradients(params, x, y):
     Y = _targets(y, m, W3.shape[0], dtype)
     Z1 = np.matmul(W1, A0, out=ws["Z", 1])
     Z1 += b1
-    A1 = tanh(Z1, out=ws["A", 1])
+    # A1 overwrites Z1: no later line reads Z1 (the derivative is computed from A1)
+    A1 = tanh(Z1, out=ws["Z", 1])
     Z2 = np.matmul(W2, A1, out=ws["Z", 2])
     Z2 += b2
-    A2 = tanh(Z2, out=ws["A", 2])
+    # A2 overwrites Z2: no later line reads Z2 (the derivative is computed from A2)
+    A2 = tanh(Z2, out=ws["Z", 2])
     Z3 = np.matmul(W3, A2, out=ws["Z", 3])
     Z3 += b3
     A3 = sigmoid(Z3, out=ws["A", 3], scratch=ws["S", 3], mask=ws["E", 3])

@@ -20,8 +20,10 @@ DESCRIPTION = """\
 Derive, with SymPy and from the definitions, the backpropagation of a model, in five parts, each established by
 its own method and printed step by step with its justification, its verdict and how it was checked:
 
-  1. this model's functions: each activation's derivative (sympy.diff of the definition, cross-checked against a
-     60-digit numerical derivative, compared with the textbook closed form sigma' = sigma(1 - sigma), ...), the
+  1. this model's functions: each activation's derivative (sympy.diff of the definition, proven equal to the limit
+     of the difference quotient, or for a definition that branches on the sign of z (ReLU, leaky ReLU, ELU)
+     checked against a 60-digit central difference; compared with the textbook closed form sigma' = sigma(1 - sigma),
+     ...), the
      cost's derivative dC/da (bce itself derived from the Bernoulli likelihood) and the output error delta^L;
   2. the general rule for every width: BP1-BP4 in index form (symbolic widths, Sum, KroneckerDelta; sigma and C
      undefined functions); the multivariate chain rule is the one stated axiom, everything else is computed;

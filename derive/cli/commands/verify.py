@@ -71,7 +71,7 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     p.add_argument("--jobs", "-j", type=jobs_value, default=1, metavar="N",
-                   help="verify N models at a time in separate processes (default: 1)")
+                   help="verify N models at a time in separate processes, the longest expected first (default: 1)")
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reusing cached results")
     p.add_argument("--no-torch", action="store_true",
                    help="leave out the torch.autograd oracle, as if PyTorch were not installed")
