@@ -55,6 +55,21 @@ def test_one_job_means_no_pool(monkeypatch):
     assert isinstance(parallel.pool(), parallel.Inline)
 
 
+def test_no_pool_is_forked_while_another_thread_runs(monkeypatch):
+    """bpv report typesets in threads while it derives: a fork then could copy a lock a thread holds."""
+    import threading
+
+    monkeypatch.setenv("BPV_DERIVE_JOBS", "2")
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        assert isinstance(parallel.pool(), parallel.Inline)
+    finally:
+        stop.set()
+        worker.join()
+
+
 def test_smooth_activations_are_proven_symbolically_kinked_ones_say_why_not():
     for name in ("sigmoid", "tanh", "identity"):
         check = derive_activation(ActSpec.parse(name)).derivation[f"{name}.diff"].check
