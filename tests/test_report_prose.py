@@ -135,3 +135,9 @@ def test_regression_main_text_is_at_most_six_pages(tex, tmp_path):
 def test_no_code_names_for_operations_outside_the_kernel_listing(tex, name):
     outside = re.sub(r"\\begin\{lstlisting\}.*?\\end\{lstlisting\}", "", tex[name], flags=re.S)
     assert "sympy.diff" not in outside and "sp.diff" not in outside
+
+
+def test_the_bias_entries_show_no_placeholder_for_the_ones_vector(tex):
+    main, _ = _main_and_appendix(tex["regression"])
+    assert "BP3 for the batch of this model" in main
+    assert "{u}_{" not in tex["regression"]  # the all-ones vector's entries are 1 in the index form

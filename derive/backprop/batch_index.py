@@ -80,7 +80,9 @@ def derive_gradient_form(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -
         target, first = (matrix[_p, 0], [_p]) if N.layout.columns else (matrix[0, _p], [_p])
     summand = N.entry(N.Delta(l), _j, _x) * sp.diff(_z_index(N, l, bias, _j, _x), target)
     index_form = (s * sp.Sum(sp.Sum(summand, (_j, 0, width(l) - 1)), (_x, 0, m - 1))).doit()
-    return index_form, _fit(index_to_matrix(index_form, first), matrix)
+    # the entry with the ones vector's entries as 1, as the matrix form has u back as the all-ones matrix
+    entry = index_form.replace(lambda e: isinstance(e, _MatrixElement) and e.parent == _ones, lambda e: sp.Integer(1))
+    return entry, _fit(index_to_matrix(index_form, first), matrix)
 
 
 @cache

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from derive.core.book import book_latex
-from derive.core.steps import Derivation, Role, Step
+from derive.core.steps import Derivation, Role
 from derive.report import layout
 from derive.report.appendix import appendix_label
 from derive.report.data import ReportData
 from derive.report.main_text import Line, brief_tex, strength_phrase
 from derive.report.maths import shape_tex
 from derive.report.named import named_entry, named_step
+from derive.report.shared_steps import find_step
 
 __all__ = ["BP_LINES", "bp_tex", "evidence_tex"]
 
@@ -58,10 +59,6 @@ def _part(data: ReportData, role: Role) -> Derivation | None:
     return next((d for d in data.parts or [] if d.role is role), None)
 
 
-def _step(d: Derivation | None, label: str) -> Step | None:
-    return None if d is None else next((s for s in d.steps if s.label == label), None)
-
-
 def _shape(data: ReportData, label: str) -> str:
     """The shape of a batch step's left side in this model: Delta^l, or the gradient of W^l / b^l."""
     spec = data.spec
@@ -83,17 +80,17 @@ def _batch_rows(data: ReportData, eq: Equation, batch: Derivation | None) -> str
     slug = data.spec.slug
     for l in _layers(eq, data.spec.L):
         label = f"{eq.batch}{l}"
-        step = _step(batch, label)
+        step = find_step(batch, label)
         if step is None:
             continue
         shown = named_step(step, data.spec)
-        textbook = _step(batch, f"{label}.textbook")
+        textbook = find_step(batch, f"{label}.textbook")
         same = "" if textbook is None or not textbook.holds else "; = textbook"
-        mark = f"\\hyperlink{{{layout.step_anchor(slug, label)}}}{{{_verdict(step)}}}"
+        mark = layout.verdict_link(step, layout.step_anchor(slug, label), strength_phrase(step) + same)
         entry = ("" if step.index_form is None
                  else f"$\\displaystyle {book_latex(named_entry(step.index_form, data.spec))}$")
         rows.append(f"$\\displaystyle {book_latex(shown.lhs)} = {book_latex(shown.rhs)}$ & {entry} & "
-                    f"{_shape(data, label)} & {mark} {{\\footnotesize {strength_phrase(step)}{same}}} \\\\")
+                    f"{_shape(data, label)} & {mark} \\\\")
     if not rows:
         return ""
     return ("\\begin{center}\\small\\renewcommand{\\arraystretch}{1.9}\\setlength{\\tabcolsep}{3pt}"
@@ -101,10 +98,6 @@ def _batch_rows(data: ReportData, eq: Equation, batch: Derivation | None) -> str
             ">{\\raggedright\\arraybackslash}p{0.34\\linewidth}l>{\\raggedright\\arraybackslash}p{0.2\\linewidth}}\n"
             f"\\toprule {eq.name} for the batch of this model & its entry (indices from 0) & shape & checked "
             "\\\\ \\midrule\n" + "\n".join(rows) + "\n\\bottomrule\\end{tabular}\\end{center}")
-
-
-def _verdict(step: Step) -> str:
-    return {True: "\\bpvok", False: "\\bpvbad", None: "\\bpvundecided"}[step.holds]
 
 
 def bp_tex(data: ReportData, level: str) -> str:
@@ -120,7 +113,7 @@ def bp_tex(data: ReportData, level: str) -> str:
     for eq in BP_LINES:
         pieces = [f"\\textbf{{{eq.name}.}} {eq.intro}"]
         for line in eq.steps:
-            step = _step(rule, line.label)
+            step = find_step(rule, line.label)
             if step is not None:
                 pieces.append(brief_tex(step, line.why, layout.step_anchor(slug, step.label)))
         pieces.append(_batch_rows(data, eq, batch))
