@@ -30,9 +30,12 @@ venv: $(VENV)/.installed
 report: system venv
 	$(VENV)/bin/bpv report
 
+# The suite's files on one worker process per core (at most 2 help on the machines we measure): a file's tests stay
+# on one worker, so its module fixtures (derivations, generated kernels) are made once. TEST_JOBS=0 runs serially.
+TEST_JOBS ?= 2
 test: system venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 bench: venv
 	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done

@@ -77,3 +77,40 @@ def test_the_folded_sigmoid_may_overwrite_its_input(dtype):
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         got = sigmoid(buffer, out=buffer, scratch=np.empty_like(zz), mask=np.empty_like(zz))
     assert got is buffer and got.dtype == dtype and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["regression", "binary_classifier"])
+@pytest.mark.parametrize("vector_tanh", [frozenset(), frozenset("fdD")], ids=["fold", "stable-tanh"])
+def test_either_sigmoid_branch_gives_the_reference_gradients_and_an_exact_complex_step(monkeypatch, name, vector_tanh):
+    """The kernel takes the stable tanh form for the dtypes whose tanh NumPy vectorises (VECTOR_TANH, read off the
+    CPU at import) and the fold for the others: forced both ways here, whatever this machine is."""
+    from derive.verification.witnesses import instance
+    from numeric import backprop
+    from numeric.kernels import KERNELS
+    from numeric.metrics import block_relative_error
+
+    k, spec = KERNELS[name], CATALOG[name]
+    calls = []
+    tanh_form = k._sigmoid_tanh
+    monkeypatch.setattr(k, "VECTOR_TANH", vector_tanh)
+    monkeypatch.setattr(k, "_sigmoid_tanh", lambda z, out=None: calls.append(z.dtype) or tanh_form(z, out))
+    params, x, y = instance(spec, 0, 7)
+    ref = backprop.gradients(spec, params, x, y)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        g = k.gradients(params, x, y)
+        g32 = k.gradients({key: v.astype(np.float32) for key, v in params.items()}, x.astype(np.float32), y)
+        key = "W1"
+        probe = {q: v.astype(np.complex128) for q, v in params.items()}
+        probe[key][0, 0] += 1e-20j
+        step = k.loss(probe, x, y).imag / 1e-20
+    assert (np.dtype(np.float64) in calls) == bool(vector_tanh)
+    assert all(block_relative_error(g[q], ref[q]) <= 1e-12 for q in ref)
+    assert all(g32[q].dtype == np.float32 and block_relative_error(g32[q], ref[q]) <= 1e-4 for q in ref)
+    assert abs(step - ref[key][0, 0]) <= 1e-12 * np.abs(ref[key]).max()
+
+
+def test_vector_tanh_names_only_numpy_type_characters():
+    from numeric.kernels import regression
+
+    assert regression.VECTOR_TANH <= set(np.typecodes["All"])
+    assert isinstance(regression.VECTOR_TANH, frozenset)

@@ -6,10 +6,16 @@ chain rule over units and samples (dC/dtheta = sum_{j,x} s Delta^l_{jx} dz^l_{jx
 (``convert_indexed_to_array``, ``convert_array_to_matrix``) read the result as ``MatMul``/``Transpose``/
 ``HadamardProduct``. They silently drop scalar factors such as 1/m and cannot read an element-wise product with a
 contraction; both are handled here: scalars are kept apart, and such a product is read part by part.
+
+These forms are derived at symbolic widths: they depend on the layout, the layer's index (its names), biases and
+the batch scale, never on a model. Those of the first :data:`SHIPPED_DEPTH` layers are shipped derived
+(:mod:`derive.backprop.shipped`, 0.1-0.25 s each to derive, 2-10 ms to load), each pickled on its own so that a
+model loads only its own layers', and served when the shipped copy is current; anything else is derived here.
 """
 
 from __future__ import annotations
 
+import pickle
 from functools import cache
 
 import sympy as sp
@@ -20,7 +26,10 @@ from derive.backprop.batch_nodes import Apply, Fn
 from derive.backprop.batch_textbook import dense_at
 from derive.backprop.sums import pull_constants
 
-__all__ = ["derive_error_form", "derive_gradient_form", "index_to_matrix"]
+__all__ = ["SHIPPED_DEPTH", "derive_error_form", "derive_gradient_form", "index_to_matrix", "shipped_index_forms"]
+
+#: the layers whose index forms are shipped derived (a deeper layer's are derived when asked for)
+SHIPPED_DEPTH = 16
 
 _p, _q, _j, _k, _x = sp.symbols("p q j k x", integer=True)
 #: the all-ones batch vector, a symbol until the form is read off (then OneMatrix)
@@ -66,13 +75,42 @@ def _fit(form: MatrixExpr, target: MatrixExpr) -> MatrixExpr:
     return form
 
 
+def _gradient_key(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -> tuple:
+    return (param, N.layout.value, l, bias, sp.srepr(sp.Integer(s) if isinstance(s, int) else s))
+
+
+def _error_key(N: Names, l: int, bias: bool) -> tuple:
+    return ("Delta", N.layout.value, l, bias)
+
+
+@cache
+def _shipped() -> dict:
+    from derive.core import shipped
+
+    return shipped.load(__name__, "index_forms", dict) or {}
+
+
+def _from_shipped(key: tuple) -> tuple[sp.Expr, MatrixExpr] | None:
+    blob = _shipped().get(key)
+    if not isinstance(blob, bytes):
+        return None
+    # safe: the outer payload, these bytes included, was unpickled only because its digest is the one bpv records
+    found = pickle.loads(blob)
+    return found if isinstance(found, tuple) and len(found) == 2 else None
+
+
 @cache
 def derive_gradient_form(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -> tuple[sp.Expr, MatrixExpr]:
     """dC/dW^l or dC/db^l: chain rule over every unit and sample, sympy.diff of z in index form, read off.
 
     dC/dtheta = sum_x sum_j (dC/dz^l_{jx}) (dz^l_{jx}/dtheta), with dC/dz^l_{jx} = s Delta^l_{jx} (the batch cost
-    is s sum_x C_x and only C_x depends on z^l_x). Returns (index form, matrix form).
+    is s sum_x C_x and only C_x depends on z^l_x). Returns (index form, matrix form). Served from the shipped copy
+    when it holds this one (module doc).
     """
+    return _from_shipped(_gradient_key(N, l, param, bias, s)) or _gradient_form_fresh(N, l, param, bias, s)
+
+
+def _gradient_form_fresh(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -> tuple[sp.Expr, MatrixExpr]:
     matrix = getattr(N, param)(l)
     if param == "W":
         target, first = (matrix[_p, _q], [_p, _q]) if N.layout.columns else (matrix[_q, _p], [_q, _p])
@@ -87,7 +125,13 @@ def derive_gradient_form(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -
 
 @cache
 def derive_error_form(N: Names, l: int, bias: bool, upstream: sp.MatrixSymbol) -> tuple[sp.Expr, MatrixExpr]:
-    """Delta^l from Delta^{l+1}: per sample, sum_k (dC_x/dz^{l+1}_{kx}) (dz^{l+1}_{kx}/dz^l_{px}), read off."""
+    """Delta^l from Delta^{l+1}: per sample, sum_k (dC_x/dz^{l+1}_{kx}) (dz^{l+1}_{kx}/dz^l_{px}), read off.
+    Served from the shipped copy when it holds this one, with Delta^{l+1} upstream (module doc)."""
+    hit = _from_shipped(_error_key(N, l, bias)) if upstream == N.Delta(l + 1) else None
+    return hit or _error_form_fresh(N, l, bias, upstream)
+
+
+def _error_form_fresh(N: Names, l: int, bias: bool, upstream: sp.MatrixSymbol) -> tuple[sp.Expr, MatrixExpr]:
     Z = N.Z(l)
     sigma = sp.Function("sigma")
     # unit k of layer l+1, summing over the units j of layer l
@@ -99,3 +143,21 @@ def derive_error_form(N: Names, l: int, bias: bool, upstream: sp.MatrixSymbol) -
     first = [_p, _x] if N.layout.columns else [_x, _p]
     form = index_to_matrix(entries, first).xreplace({S: Apply(Fn.DERIVATIVE, Z)})
     return index_form, _fit(form, N.Delta(l))
+
+
+def shipped_index_forms() -> dict[tuple, bytes]:
+    """The forms of layers 1 to :data:`SHIPPED_DEPTH`, both layouts, with and without biases, mean and sum, always
+    derived (what :mod:`derive.backprop.shipped` ships): each pickled on its own, so a model unpickles only its own."""
+    out: dict[tuple, bytes] = {}
+    for layout in ("columns", "rows"):
+        N = Names(layout)
+        for bias in (True, False):
+            for l in range(1, SHIPPED_DEPTH + 1):
+                for param in ("W", "b") if bias else ("W",):
+                    for s in (1 / m, sp.Integer(1)):
+                        form = _gradient_form_fresh(N, l, param, bias, s)
+                        out[_gradient_key(N, l, param, bias, s)] = pickle.dumps(form, pickle.HIGHEST_PROTOCOL)
+                if l < SHIPPED_DEPTH:
+                    form = _error_form_fresh(N, l, bias, N.Delta(l + 1))
+                    out[_error_key(N, l, bias)] = pickle.dumps(form, pickle.HIGHEST_PROTOCOL)
+    return out

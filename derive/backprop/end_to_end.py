@@ -39,7 +39,7 @@ from derive.backprop.compose import compose_model, softmax_at
 from derive.backprop.compose import x as x_base
 from derive.backprop.mp_eval import evaluate
 from derive.backprop.output_delta import SOFTMAX_WIDTH
-from derive.backprop.parallel import Inline
+from derive.backprop.parallel import Inline, result_or_run
 from derive.core.proof import Check
 from derive.core.steps import Derivation, Role, Step
 from derive.core.symbols import a, delta, y
@@ -158,16 +158,24 @@ def _submit_direct(executor: Executor, spec: ModelSpec, point: dict, params: lis
     """Futures of :func:`direct_derivative` for every parameter, the costliest (most paths) submitted first."""
     at_point = compose_model(spec, m=m, fixed=point).a
     order = sorted(params, key=lambda s: -paths_to_output(spec, int(s.indices[0])))
-    futures = {}
+    tasks = {}
     for s in order:
         l = int(s.indices[0])
-        futures[s] = executor.submit(direct_derivative, spec, point, s, m, None if l == 1 else at_point[l - 1])
-    return {s: futures[s] for s in params}
+        args = (spec, point, s, m, None if l == 1 else at_point[l - 1])
+        tasks[s] = (executor.submit(direct_derivative, *args), args)
+    return {s: tasks[s] for s in params}
+
+
+def _results(tasks: dict) -> dict:
+    """Every task's (value, seconds); the cheapest, submitted last, first: those no worker has started yet are
+    computed in this process (:func:`derive.backprop.parallel.result_or_run`), the same values wherever they run."""
+    done = {p: result_or_run(future, direct_derivative, *args) for p, (future, args) in reversed(tasks.items())}
+    return {p: done[p] for p in tasks}
 
 
 def direct_gradient(spec: ModelSpec, point: dict, params: list, m: int) -> dict:
     """∂C/∂θ for each θ in ``params`` by sympy.diff of the composed cost, others fixed at ``point`` (in process)."""
-    return {s: f.result()[0] for s, f in _submit_direct(Inline(), spec, point, params, m).items()}
+    return {s: value for s, (value, _) in _results(_submit_direct(Inline(), spec, point, params, m)).items()}
 
 
 # ----- the BP side --------------------------------------------------------------------------------------------
@@ -335,18 +343,21 @@ def start_end_to_end(spec: ModelSpec, executor: Executor, *, seed: int = 0, full
         pending.append((tag, s, m, title, left_out, point, _submit_direct(executor, s, point, params, m)))
 
     def finish(progress: Callable[[str], None] | None = None) -> Derivation:
-        for tag, s, m, title, left_out, point, futures in pending:
+        t0 = time.perf_counter()
+        # every comparison's tasks in one queue, so this process takes the cheapest of all that are left
+        results = _results({(i, p): task for i, run in enumerate(pending) for p, task in run[-1].items()})
+        for i, (tag, s, m, title, left_out, point, futures) in enumerate(pending):
             if left_out:
                 _left_out_step(d, tag, title, left_out)
                 title += f", layers {left_out[-1] + 1}-{s.L}"
-            t0 = time.perf_counter()
-            done = {p: f.result() for p, f in futures.items()}
+            done = {p: results[i, p] for p in futures}
             direct = {p: value for p, (value, _) in done.items()}
             bp = bp_gradient(s, point, m)
             checks = _compare(s, direct, bp)
             per = sum(secs for _, secs in done.values()) / max(len(done), 1) * 1000
             if progress:
                 progress(f"end to end, {title}: {time.perf_counter() - t0:.1f} s waiting and BP")
+            t0 = time.perf_counter()
             for param, check in checks.items():
                 lhs, rhs = _lhs_rhs(param)
                 check.detail = (check.detail + "; " if check.detail else "") + f"{title}; {per:.0f} ms per parameter"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["Inline", "jobs", "pool"]
+__all__ = ["Inline", "jobs", "pool", "result_or_run"]
 
 
 def jobs() -> int:
@@ -51,3 +51,9 @@ def pool() -> Executor:
     if n < 2 or nested or threads or "fork" not in multiprocessing.get_all_start_methods():
         return Inline()
     return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+
+
+def result_or_run(future: Future, fn: Callable, /, *args: Any) -> Any:
+    """The task's result: computed here when no worker has started it yet (its future is then cancelled), so a
+    caller that has finished its own work takes tasks off the queue instead of waiting for the workers."""
+    return fn(*args) if future.cancel() else future.result()

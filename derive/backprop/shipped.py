@@ -1,9 +1,11 @@
 """The artefacts bpv ships derived (:mod:`derive.core.shipped`): only what does not depend on a model.
 
-Today two: the all-widths rule (:func:`derive.backprop.general_rule.derive_general_rule` with the textbook claims),
-~1 s to derive, the same for every model; and the derivation of every element-wise activation of the registry
+Today three: the all-widths rule (:func:`derive.backprop.general_rule.derive_general_rule` with the textbook
+claims), ~1 s to derive, the same for every model; the derivation of every element-wise activation of the registry
 (:func:`derive.functions.activations.shipped_activations`, default parameters), whose symbolic check of f' (the
-limit of the difference quotient) takes 0.5 s for σ, 2 s for tanh, 12 s for GELU. Run
+limit of the difference quotient) takes 0.5 s for σ, 2 s for tanh, 12 s for GELU; and the batch forms of the
+first layers in index form at symbolic widths (:func:`derive.backprop.batch_index.shipped_index_forms`), 0.1-0.25 s
+a layer and parameter, about half of a model's batch-forms part. Run
 ``python -m derive.backprop.shipped`` after changing the mathematics they depend on (``--check`` exits 1 when an
 artefact is stale or missing, and says which; tests run the check). A stale artefact is never served: it is then
 derived afresh, as if nothing were shipped.
@@ -27,6 +29,12 @@ def _general_rule():
     return derive_default_rule()
 
 
+def _index_forms():
+    from derive.backprop.batch_index import shipped_index_forms
+
+    return shipped_index_forms()
+
+
 def _activations():
     from derive.functions.activations import shipped_activations
 
@@ -37,6 +45,7 @@ def _activations():
 ARTEFACTS: dict[tuple[str, str], Callable[[], object]] = {
     ("derive.backprop.general_rule", "general_rule"): _general_rule,
     ("derive.backprop.model_functions", "activations"): _activations,
+    ("derive.backprop.batch_index", "index_forms"): _index_forms,
 }
 
 

@@ -30,7 +30,7 @@ from derive.backprop.model import block_derivations
 from derive.backprop.model_functions import model_function_derivations
 from derive.codegen.blocks import BlockLines, update_lines
 from derive.codegen.elementwise import SOFTMAX_PIECES, inlined, piece_source, softmax_source
-from derive.codegen.folded import Folded, folded_forms, folded_source
+from derive.codegen.folded import VECTOR_TANH_SOURCE, Folded, dispatches, folded_forms, folded_source
 from derive.codegen.model_lines import ModelLines
 from derive.codegen.validation import validation_source
 from derive.codegen.workspace import workspace_source
@@ -176,8 +176,10 @@ def _rule(title: str, width: int = 110) -> str:
 def _elementwise(spec: ModelSpec, stable: StableForms, folded: dict[str, Folded]) -> list[str]:
     """Every element-wise function the kernel calls; the identity is inlined (A = Z, no factor 1), the softmax
     pieces are printed inside the shifted softmax, a forward form that folds is printed folded."""
-    parts = ["\n\n" + (folded_source(folded[key]) if key in folded else piece_source(piece))
+    parts = ["\n\n" + (folded_source(folded[key], piece) if key in folded else piece_source(piece))
              for key, piece in stable.pieces.items() if key not in SOFTMAX_PIECES and not inlined(piece)]
+    if any(key in folded and dispatches(piece) for key, piece in stable.pieces.items()):
+        parts.insert(0, "\n" + VECTOR_TANH_SOURCE)
     out = spec.layers[-1].act
     if not out.entry.elementwise:
         lse_needed = lse in stable.pieces["cost_term"].args
