@@ -27,6 +27,7 @@ from numeric.blas import pin_blas_environment
 pin_blas_environment()  # before NumPy loads BLAS, here and in the bpv processes (they inherit the environment)
 
 import json  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -75,12 +76,6 @@ def depth_times(depths: list[int], cap: float) -> None:
                 break
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def derive_times(models: list[str], runs: int) -> None:
     from numeric.catalog import get_model
 
@@ -99,7 +94,7 @@ def derive_times(models: list[str], runs: int) -> None:
                 cold.append(secs)
                 warm.append(_run(["derive", name, "--quiet"], env)[0])
             parts = ", ".join(f"{k} {v:.1f}" for k, v in _timings(out).items()) or "(no timings)"
-            cells = [f"{_median(v):5.1f} [{min(v):.1f}-{max(v):.1f}]" for v in (cold, warm)]
+            cells = [f"{statistics.median(v):5.1f} [{min(v):.1f}-{max(v):.1f}]" for v in (cold, warm)]
             print(f"{name:20s} {spec.net:14s} {spec.n_params:7d} {cells[0]:>18s} {cells[1]:>18s} {code:4d}  {parts}",
                   flush=True)
 

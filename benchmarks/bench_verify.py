@@ -43,10 +43,10 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from bench_derive import SIX  # noqa: E402  (issue 19's six models, one list)
+
 from derive.core.cache import source_digest  # noqa: E402
 
-#: issue 19's scope: today's six catalog models
-ISSUE_MODELS = ("mnist_nielsen", "regression", "binary_classifier", "softmax_classifier", "numpy_tutorial", "tanh_net")
 #: issue 19's target for a cold run of those six (--jobs 2 allowed, torch not installed)
 TARGET_COLD_S = 15.0
 HIDE_TORCH = 'import sys\nsys.modules["torch"] = None  # bpv sees no PyTorch: as if it were not installed\n'
@@ -90,8 +90,8 @@ def main() -> int:
     parser.add_argument("--torch", action="store_true", help="leave PyTorch importable (default: hidden)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    models = [] if args.all else list(ISSUE_MODELS)
-    scope = "the whole catalog" if args.all else f"issue 19's six models ({', '.join(ISSUE_MODELS)})"
+    models = [] if args.all else list(SIX)
+    scope = "the whole catalog" if args.all else f"issue 19's six models ({', '.join(SIX)})"
     failed = False
     with tempfile.TemporaryDirectory(prefix="bpv-bench-verify-") as name:
         tmp = Path(name)

@@ -225,10 +225,7 @@ def _code_errors(d: Derivation, spec: ModelSpec, N: Names, s: sp.Expr, deltas: d
              "the pre-scaled output error (scale once, on the smallest matrix)")
     errors = {L: s * deltas[L] if s != 1 else deltas[L]}
     for l in range(L - 1, 0, -1):
-        # BP2's derivation is linear in the upstream error and never looks at its name: derived once, with
-        # Delta^{l+1}, and E^{l+1} put in its place (the same matrix expression deriving with E^{l+1} gives)
-        _, form = derive_error_form(N, l, spec.bias, N.Delta(l + 1))
-        form = form.xreplace({N.Delta(l + 1): N.E(l + 1)})
+        _, form = derive_error_form(N, l, spec.bias, N.E(l + 1))
         errors[l] = form
         d.add(Step(f"code.E{l}", N.E(l), form, "derived",
                    "E^l = s Delta^l: the derivation of BP2 with E^{l+1} in place of Delta^{l+1} (it is linear in "

@@ -125,10 +125,15 @@ def _gradient_form_fresh(N: Names, l: int, param: str, bias: bool, s: sp.Expr) -
 
 @cache
 def derive_error_form(N: Names, l: int, bias: bool, upstream: sp.MatrixSymbol) -> tuple[sp.Expr, MatrixExpr]:
-    """Delta^l from Delta^{l+1}: per sample, sum_k (dC_x/dz^{l+1}_{kx}) (dz^{l+1}_{kx}/dz^l_{px}), read off.
-    Served from the shipped copy when it holds this one, with Delta^{l+1} upstream (module doc)."""
-    hit = _from_shipped(_error_key(N, l, bias)) if upstream == N.Delta(l + 1) else None
-    return hit or _error_form_fresh(N, l, bias, upstream)
+    """Delta^l from the upstream error (Delta^{l+1}, or the pre-scaled E^{l+1}): per sample,
+    sum_k (dC_x/dz^{l+1}_{kx}) (dz^{l+1}_{kx}/dz^l_{px}), read off. The derivation is linear in the upstream error
+    and never looks at its name: it is derived (or served from the shipped copy, module doc) with Delta^{l+1}, and
+    ``upstream`` put in its place, the same matrix expression deriving with it gives."""
+    delta = N.Delta(l + 1)
+    index_form, form = _from_shipped(_error_key(N, l, bias)) or _error_form_fresh(N, l, bias, delta)
+    if upstream == delta:
+        return index_form, form
+    return index_form.xreplace({delta: upstream}), form.xreplace({delta: upstream})
 
 
 def _error_form_fresh(N: Names, l: int, bias: bool, upstream: sp.MatrixSymbol) -> tuple[sp.Expr, MatrixExpr]:

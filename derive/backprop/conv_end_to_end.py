@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.sympify import _sympify
 
 from derive.backprop.batch_names import Names, m
 from derive.backprop.batch_nodes import Fn, explicit
@@ -321,7 +322,7 @@ def _prime(act: ActSpec) -> Callable[[sp.Expr], sp.Expr]:
     """f' at a number: the derivative of the opaque proven activation (its derived derivative)."""
     u = sp.Symbol("u")
     fp = sp.diff(activate(act, [u])[0], u)
-    return lambda v: sp.sympify(fp).xreplace({u: v}).evalf(DIGITS)
+    return lambda v: _sympify(fp).xreplace({u: v}).evalf(DIGITS)  # strict: SymPy objects only, never text
 
 
 def _head_functions(head, layer: int) -> dict[str, Callable]:
@@ -386,7 +387,7 @@ def _conv_backward(layer: Conv2d, act: ActSpec, rules: ChainRules, params: Param
     point.update({K[e]: v for e, v in params[layer.W].items()})
 
     def at(expr: sp.Expr) -> sp.Expr:
-        return sp.sympify(expr).xreplace(point)
+        return _sympify(expr).xreplace(point)  # strict: a rule may be a plain int (0); never text
 
     grads[layer.W] = {e: at(rules.dk(size, *e)) for e in params[layer.W]}
     grads[layer.b] = {(0, o): at(rules.db(size, o)) for o in range(layer.c_out)}

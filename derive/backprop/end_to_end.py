@@ -16,17 +16,16 @@ Two sides, at the same random point (parameters, inputs, targets: random rationa
 
 Agreement means block-relative error max|direct − BP| / max|BP| ≤ 1e-30 for every parameter block.
 
-Where it runs: **exhaustively** on the reduced-width twin (``spec.reduced_twin(3)``: same depth, activations, cost,
-reduction, layout; every parameter), and on a **stratified sample** of the model itself (the first, the last and a
-random entry of every parameter block) when the model's first layer has at most :data:`FULL_LIMIT` weights.
-Beyond that, composing even the partially evaluated C in 60-digit SymPy arithmetic costs seconds per parameter
-(784-wide inputs: docs/conventions.md records 53 s to compose 784-30-10 symbolically), so the model is covered by the
-twin, the fixed-width proof and the all-widths proof, and the derivation says so.
+Where it runs: **exhaustively** on the reduced-width twin (``spec.reduced_twin(TWIN_WIDTH)``: same depth, activations,
+cost, reduction, layout; every parameter), and on a **stratified sample** of the model itself (the first, the last and a
+random entry of every parameter block) when the model's first layer has at most :data:`FULL_LIMIT` weights. Beyond that,
+composing even the partially evaluated C in 60-digit SymPy arithmetic costs seconds per parameter (784-wide inputs:
+docs/conventions.md records 53 s to compose 784-30-10 symbolically), so the model is covered by the twin, the
+fixed-width proof and the all-widths proof, and the derivation says so.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ import sympy as sp
 
 from derive.backprop.compose import compose_model, softmax_at
 from derive.backprop.compose import x as x_base
+from derive.backprop.e2e_scope import FULL_LIMIT, PATH_LIMIT, TWIN_WIDTH, composed_layers, paths_to_output
 from derive.backprop.mp_eval import evaluate
 from derive.backprop.output_delta import SOFTMAX_WIDTH
 from derive.backprop.parallel import Inline, result_or_run
@@ -72,25 +72,12 @@ __all__ = [
 
 DIGITS = 60
 TOLERANCE = sp.Float("1e-30")
-#: the full model is sampled only when its first weight matrix has at most this many entries
-FULL_LIMIT = 4000
-#: a parameter of layer l is composed only when at most this many paths lead from a unit of layer l to the output
-PATH_LIMIT = 32
-
-
-def paths_to_output(spec: ModelSpec, layer: int) -> int:
-    """How many paths lead from one unit of ``layer`` to the cost: the product of the hidden widths above it.
-
-    SymPy differentiates a composed C(theta) as a tree, not as a graph: every unit of layer l + 1 holds the whole of
-    layer l, so the tree ``sympy.diff`` walks for a parameter of layer l has this many copies of it. 2-wide nets
-    double it per layer (a 13-layer net: 2^11 for layer 1, 458 s for its twin where 4 layers took 3 s).
-    """
-    return math.prod(spec.sizes[layer + 1:-1]) if layer < spec.L else 1
 
 
 def composable(spec: ModelSpec, params: list) -> tuple[list, list[int]]:
     """The parameters whose composed cost is a tree of at most :data:`PATH_LIMIT` paths, and the layers left out."""
-    left_out = [l for l in range(1, spec.L + 1) if paths_to_output(spec, l) > PATH_LIMIT]
+    kept = composed_layers(spec)
+    left_out = [l for l in range(1, spec.L + 1) if l not in kept]
     return [s for s in params if int(s.indices[0]) not in left_out], left_out
 
 
@@ -300,7 +287,7 @@ def stratified_sample(spec: ModelSpec, rng: random.Random) -> list:
 
 def _runs(spec: ModelSpec, d: Derivation, seed: int, full_limit: int) -> list[tuple]:
     """(tag, spec, batch size, parameters, title) of each comparison: the twin, then the model where tractable."""
-    twin = spec.reduced_twin(3)
+    twin = spec.reduced_twin(TWIN_WIDTH)
     runs = [("twin", twin, 1, _theta_symbols(twin), f"reduced twin {twin.net}, every parameter, 1 sample")]
     first = spec.sizes[0] * spec.sizes[1]
     if twin.sizes == spec.sizes:

@@ -177,10 +177,9 @@ def folded_source(form: Folded, stable: Piece | None = None) -> str:
         "    if out is None:",
         "        out = np.empty(z.shape, dtype=z.dtype)",
         "    u = np.empty_like(out) if scratch is None else scratch",
-        "    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it; the",
-        "    # comparison into bool then one copy costs less than np.greater writing floats (a casting loop)",
+        "    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it",
         f"    {MASK} = np.empty_like(out) if {MASK} is None else {MASK}",
-        f"    np.copyto({MASK}, z.real > 0)",
+        *inplace_lines(sp.Heaviside(z, 0), str(MASK)),  # [z > 0]: the step function ReLU' prints, one rule
         *inplace_lines(EXPONENT, "u"),
         "    np.exp(u, out=u)",
         *inplace_lines(form.numerator, "out"),

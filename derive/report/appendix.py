@@ -12,6 +12,7 @@ from __future__ import annotations
 from derive.report import layout
 from derive.report.data import ReportData
 from derive.report.plot_section import plots_tex
+from derive.verification.rows import model_argument, reproduce_command
 
 __all__ = ["appendix_label", "reproduce_tex", "verification_and_plots_tex"]
 
@@ -32,14 +33,18 @@ def verification_and_plots_tex(data: ReportData, level: str) -> str:
     return "\n\n".join(out)
 
 
+def _seed(data: ReportData) -> int:
+    """The seed of the verification the report shows (0, bpv's default, when it shows none)."""
+    return int(getattr(data.verification, "seed", 0) or 0)
+
+
 def _commands(data: ReportData) -> list[tuple[str, str]]:
-    spec = data.spec
-    model = spec.name or spec.cli_args()
+    model = model_argument(data.spec)
     return [
         ("every step of the derivation, with verdicts", f"bpv derive {model}"),
         ("the same, as LaTeX", f"bpv derive {model} --latex"),
         ("the kernel against the hand-written backprop, finite differences and the complex step",
-         f"bpv verify {model}"),
+         reproduce_command(data.spec, _seed(data))),
         ("the verified kernel as a NumPy module", f"bpv kernels {model} -o kernels/"),
         ("this report", f"bpv report {model} -o reports/"),
     ]
@@ -54,5 +59,5 @@ def reproduce_tex(data: ReportData, level: str) -> str:
     digest = (f" The derivation's hash is \\texttt{{{data.derivation_hash}}}: a run that derives the same "
               "steps reports the same hash." if data.derivation_hash else "")
     return ("Every result in this report can be recomputed from the command line (seed "
-            f"{int(getattr(data.verification, 'seed', 0) or 0)}); bpv caches derivations and verification results, "
+            f"{_seed(data)}); bpv caches derivations and verification results, "
             f"signed with a key of the user's, so a second run is fast.{digest}\n\n{table}")

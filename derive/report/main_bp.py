@@ -19,7 +19,7 @@ from derive.report.appendix import appendix_label
 from derive.report.data import ReportData
 from derive.report.main_text import Line, brief_tex, strength_phrase
 from derive.report.maths import shape_tex
-from derive.report.named import named_entry, named_step
+from derive.report.named import named_step
 from derive.report.shared_steps import find_step
 
 __all__ = ["BP_LINES", "bp_tex", "evidence_tex"]
@@ -87,8 +87,7 @@ def _batch_rows(data: ReportData, eq: Equation, batch: Derivation | None) -> str
         textbook = find_step(batch, f"{label}.textbook")
         same = "" if textbook is None or not textbook.holds else "; = textbook"
         mark = layout.verdict_link(step, layout.step_anchor(slug, label), strength_phrase(step) + same)
-        entry = ("" if step.index_form is None
-                 else f"$\\displaystyle {book_latex(named_entry(step.index_form, data.spec))}$")
+        entry = "" if shown.index_form is None else f"$\\displaystyle {book_latex(shown.index_form)}$"
         rows.append(f"$\\displaystyle {book_latex(shown.lhs)} = {book_latex(shown.rhs)}$ & {entry} & "
                     f"{_shape(data, label)} & {mark} \\\\")
     if not rows:

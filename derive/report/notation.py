@@ -14,6 +14,7 @@ from derive.core.texbuild import escape_tex
 from derive.report import layout
 from derive.report.data import ReportData
 from derive.report.maths import L_SYM, J, K, batch_cost, batch_z, inline, mat, shape_tex
+from derive.verification.rows import model_argument
 from numeric.functions import TargetKind
 from numeric.spec import ModelSpec
 
@@ -37,7 +38,7 @@ def card_tex(data: ReportData, level: str) -> str:
         ("layout, biases", f"samples as {escape_tex(spec.layout)} of $X$, "
                            f"{'with' if spec.bias else 'without'} biases"),
         ("parameters", f"{spec.n_params:,}".replace(",", "\\,")),
-        ("command line", layout.tt("bpv report " + (spec.name or spec.cli_args()))),
+        ("command line", layout.tt("bpv report " + model_argument(spec))),
     ]
     if spec.description:
         rows.insert(1, ("description", escape_tex(spec.description)))

@@ -30,6 +30,7 @@ _LAZY = {
     "Verdict": "derive.verification.rows",
     "VerificationResult": "derive.verification.rows",
     "format_table": "derive.verification.rows",
+    "model_argument": "derive.verification.rows",
     "reproduce_command": "derive.verification.rows",
     "EXHAUSTIVE_MAX": "derive.verification.sampling",
     "N_PROBES": "derive.verification.sampling",

@@ -26,6 +26,7 @@ __all__ = [
     "compared",
     "format_table",
     "largest_block",
+    "model_argument",
     "proven_zero",
     "reproduce_command",
 ]
@@ -229,8 +230,13 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
+def model_argument(spec: ModelSpec) -> str:
+    """How a command line names ``spec``: its catalog name when the catalog's model is this one, else its flags."""
+    if spec.name in all_model_names() and get_model(spec.name) == spec:
+        return spec.name
+    return spec.cli_args()
+
+
 def reproduce_command(spec: ModelSpec, seed: int) -> str:
     """``bpv verify NAME --seed S`` for catalog models, ``bpv verify --net ... --seed S`` otherwise."""
-    if spec.name in all_model_names() and get_model(spec.name) == spec:
-        return f"bpv verify {spec.name} --seed {seed}"
-    return f"bpv verify {spec.cli_args()} --seed {seed}"
+    return f"bpv verify {model_argument(spec)} --seed {seed}"

@@ -18,12 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["TWIN_WIDTH", "expected_seconds", "longest_first"]
+from derive.backprop.e2e_scope import FULL_LIMIT, TWIN_WIDTH, composed_layers, paths_to_output
 
-#: the reduced twin's width (``spec.reduced_twin(3)`` in derive.backprop.end_to_end)
-TWIN_WIDTH = 3
-#: a model whose first weight matrix has at most this many entries is also sampled end to end (its FULL_LIMIT)
-SAMPLED_FIRST_LAYER = 4000
+__all__ = ["expected_seconds", "longest_first"]
+
 #: seconds that do not depend on the depth: the model functions, the fixed width and batch forms, the witnesses
 BASE_S = 2.5
 #: seconds per path through the twin (fitted: regression, 27 paths, sampled: about 12 s)
@@ -39,9 +37,10 @@ def expected_seconds(spec: Any) -> float:
     if kind != "dense":
         return BASE_S + SHARED_S.get(kind, BLOCKS_S)
     sizes = tuple(spec.sizes)
-    depth = len(sizes) - 1
-    paths = TWIN_WIDTH ** (depth - 1)
-    sampled = sizes[0] * sizes[1] <= SAMPLED_FIRST_LAYER
+    twin = spec.reduced_twin(TWIN_WIDTH)
+    # the widest tree the twin composes, times the twin's width (width**(depth - 1) until PATH_LIMIT stops it)
+    paths = TWIN_WIDTH * max(paths_to_output(twin, l) for l in composed_layers(twin))
+    sampled = sizes[0] * sizes[1] <= FULL_LIMIT
     seconds = BASE_S + PER_PATH_S * paths * (2 if sampled else 1)
     return seconds + (0.0 if spec.plain else BLOCKS_S)
 

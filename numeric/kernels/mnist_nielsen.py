@@ -99,8 +99,7 @@ def sigmoid(z, out=None, scratch=None, mask=None):
     if out is None:
         out = np.empty(z.shape, dtype=z.dtype)
     u = np.empty_like(out) if scratch is None else scratch
-    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it; the
-    # comparison into bool then one copy costs less than np.greater writing floats (a casting loop)
+    # the mask as a number of out's type: a bool mask costs a cast in every product that reads it
     mask = np.empty_like(out) if mask is None else mask
     np.copyto(mask, z.real > 0)
     np.multiply(mask, z, out=u)
